@@ -1,0 +1,240 @@
+//! Benchmark workloads: the real-contract fixtures in `shared/fixtures/workloads`, and
+//! generated blocks (ETH transfers to fresh accounts, ERC-20 transfers, storage writes and
+//! deletes) over a pre-state of many accounts so that trie paths have realistic depth.
+//!
+//! Transactions carry their sender (`Recovered::new_unchecked`) and a placeholder signature:
+//! signature recovery is not what is compared here, and the raw-revm baseline does not do it
+//! either.
+
+use crate::execute_local::block::{BlockEnvInput, BlockOutcome, InvalidTxPolicy, PreparedTx};
+use crate::execute_local::chunk::{BlockSpec, Sealed};
+use crate::execute_local::replay::GenesisAccount;
+use alloy_consensus::{Signed, TxEnvelope, TxLegacy, transaction::Recovered};
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256};
+use std::collections::BTreeMap;
+
+/// Chain id of generated transactions.
+pub const BENCH_CHAIN_ID: u64 = 1;
+
+/// One block of a workload.
+#[derive(Debug, Clone)]
+pub struct BenchBlock {
+    pub env: BlockEnvInput,
+    pub txs: Vec<PreparedTx>,
+}
+
+impl BlockSpec for BenchBlock {
+    fn number(&self) -> u64 {
+        self.env.number
+    }
+
+    fn env(&self, parent_hash: B256) -> BlockEnvInput {
+        BlockEnvInput {
+            parent_hash,
+            ..self.env.clone()
+        }
+    }
+
+    fn txs(&self) -> &[PreparedTx] {
+        &self.txs
+    }
+
+    fn policy(&self) -> InvalidTxPolicy {
+        InvalidTxPolicy::RejectBlock
+    }
+
+    fn seal(&self, parent_hash: B256, post_state_root: B256, outcome: &BlockOutcome) -> Sealed {
+        let mut header = Vec::with_capacity(104);
+        header.extend_from_slice(parent_hash.as_slice());
+        header.extend_from_slice(&self.env.number.to_be_bytes());
+        header.extend_from_slice(post_state_root.as_slice());
+        header.extend_from_slice(&outcome.gas_used.to_be_bytes());
+        Sealed {
+            hash: keccak256(&header),
+            header: header.into(),
+        }
+    }
+}
+
+/// A named pre-state and blocks.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub fork: String,
+    pub pre: BTreeMap<Address, GenesisAccount>,
+    pub blocks: Vec<BenchBlock>,
+    /// Lift the per-transaction gas cap (fixture workloads are single huge transactions).
+    pub lift_tx_gas_cap: bool,
+}
+
+/// A call with a known sender and a placeholder signature.
+pub fn call(
+    sender: Address,
+    nonce: u64,
+    to: Address,
+    value: U256,
+    input: Bytes,
+    gas_limit: u64,
+) -> PreparedTx {
+    let tx = TxLegacy {
+        chain_id: Some(BENCH_CHAIN_ID),
+        nonce,
+        gas_price: 0,
+        gas_limit,
+        to: TxKind::Call(to),
+        value,
+        input,
+    };
+    let signature = Signature::new(U256::from(1), U256::from(1), false);
+    Ok(Recovered::new_unchecked(
+        TxEnvelope::Legacy(Signed::new_unhashed(tx, signature)),
+        sender,
+    ))
+}
+
+/// A deterministic address from a label and an index.
+pub fn address(label: &str, index: u64) -> Address {
+    let mut seed = label.as_bytes().to_vec();
+    seed.extend_from_slice(&index.to_be_bytes());
+    Address::from_slice(&keccak256(seed)[12..])
+}
+
+/// The environment of generated block `number`.
+pub fn bench_env(number: u64, gas_limit: u64) -> BlockEnvInput {
+    BlockEnvInput {
+        number,
+        timestamp: 1_700_000_000 + number * 12,
+        beneficiary: address("coinbase", 0),
+        prev_randao: keccak256(number.to_be_bytes()),
+        gas_limit,
+        base_fee: 0,
+        parent_hash: B256::ZERO,
+        parent_beacon_block_root: Some(B256::ZERO),
+        excess_blob_gas: Some(0),
+        withdrawals: None,
+    }
+}
+
+fn funded(balance: u64) -> GenesisAccount {
+    GenesisAccount {
+        balance: U256::from(balance) * U256::from(10u64.pow(18)),
+        ..Default::default()
+    }
+}
+
+/// `accounts` funded accounts nobody touches: depth for the account trie.
+fn background(accounts: u64) -> BTreeMap<Address, GenesisAccount> {
+    (0..accounts)
+        .map(|i| (address("background", i), funded(1)))
+        .collect()
+}
+
+/// `blocks` blocks of `per_block` ETH transfers, each to a fresh account.
+pub fn transfers(blocks: u64, per_block: u64, background_accounts: u64) -> Workload {
+    let senders = 16u64;
+    let mut pre = background(background_accounts);
+    pre.extend((0..senders).map(|i| (address("sender", i), funded(1_000_000))));
+    let mut nonces = vec![0u64; senders as usize];
+    let blocks = (1..=blocks)
+        .map(|number| {
+            let txs = (0..per_block)
+                .map(|i| {
+                    let s = (i % senders) as usize;
+                    let to = address("recipient", number * per_block + i);
+                    nonces[s] += 1;
+                    call(
+                        address("sender", s as u64),
+                        nonces[s] - 1,
+                        to,
+                        U256::from(1),
+                        Bytes::new(),
+                        21_000,
+                    )
+                })
+                .collect();
+            BenchBlock {
+                env: bench_env(number, per_block * 21_000 + 1_000_000),
+                txs,
+            }
+        })
+        .collect();
+    Workload {
+        name: format!("ETH transfers to fresh accounts ({per_block}/block)"),
+        fork: "Osaka".into(),
+        pre,
+        blocks,
+        lift_tx_gas_cap: false,
+    }
+}
+
+/// Writes `value` into `count` consecutive slots from `start` (calldata: start, count, value).
+/// A zero value deletes the slots.
+pub const STORAGE_WRITER: &[u8] = &[
+    0x60, 0x00, 0x35, // start
+    0x60, 0x20, 0x35, // count, start
+    0x60, 0x40, 0x35, // value, count, start
+    0x5b, // 0x09 loop:
+    0x81, 0x15, 0x60, 0x21, 0x57, // if count == 0 goto end
+    0x80, 0x83, 0x55, // sstore(start, value)
+    0x90, 0x60, 0x01, 0x90, 0x03, // count - 1
+    0x90, // value, count-1, start
+    0x82, 0x60, 0x01, 0x01, // start+1, value, count-1, start
+    0x92, 0x50, // value, count-1, start+1
+    0x60, 0x09, 0x56, // goto loop
+    0x5b, 0x00, // 0x21 end: stop
+];
+
+/// Storage churn: each block writes `slots` fresh slots and deletes the previous block's.
+pub fn storage_churn(blocks: u64, slots: u64, background_accounts: u64) -> Workload {
+    let contract = address("storage-writer", 0);
+    let sender = address("sender", 0);
+    let mut pre = background(background_accounts);
+    pre.insert(sender, funded(1_000_000));
+    pre.insert(
+        contract,
+        GenesisAccount {
+            code: Bytes::from_static(STORAGE_WRITER),
+            ..Default::default()
+        },
+    );
+    let words = |a: u64, b: u64, c: u64| -> Bytes {
+        [a, b, c]
+            .iter()
+            .flat_map(|w| U256::from(*w).to_be_bytes::<32>())
+            .collect::<Vec<u8>>()
+            .into()
+    };
+    let gas = slots * 23_000 + 100_000;
+    let blocks = (1..=blocks)
+        .map(|number| {
+            let mut txs = vec![call(
+                sender,
+                2 * (number - 1),
+                contract,
+                U256::ZERO,
+                words(number * slots, slots, number),
+                gas,
+            )];
+            let previous = (number - 1) * slots;
+            txs.push(call(
+                sender,
+                2 * number - 1,
+                contract,
+                U256::ZERO,
+                words(previous, slots, 0),
+                gas,
+            ));
+            BenchBlock {
+                env: bench_env(number, 2 * gas + 1_000_000),
+                txs,
+            }
+        })
+        .collect();
+    Workload {
+        name: format!("storage writes + deletes ({slots} slots/block)"),
+        fork: "Osaka".into(),
+        pre,
+        blocks,
+        lift_tx_gas_cap: false,
+    }
+}

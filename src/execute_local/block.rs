@@ -1,0 +1,301 @@
+//! The one block-execution function.
+//!
+//! Input: the rules of the chain (fork schedule, chain id), a block environment, the block's
+//! transactions (already decoded and sender-recovered, or the reason they could not be), a
+//! policy for invalid transactions, and a revm [`State`] over any database.
+//! Output: receipts, gas used, and the state changes left in the [`State`] (taken by the caller
+//! with `take_bundle`).
+//!
+//! Every path of the product runs blocks through [`execute_block`]: stateful replay over
+//! rocksdb, witness recording, stateless verification from a witness, the EXECUTE precompile
+//! and the conformance runner. They differ only in the database under the `State` and in the
+//! [`InvalidTxPolicy`]: Ethereum L1 rejects a block holding an invalid transaction, while the
+//! L2 state transition function skips such a transaction so that every committed block has
+//! exactly one correct post-state (docs/protocol.md, "State transition function").
+//!
+//! Invariant: a database failure (a missing witness node, an I/O error) is never mistaken for
+//! an invalid transaction. Databases report failures through [`DbFault`], which this function
+//! checks before classifying any error, so a broken witness can never turn into "this
+//! transaction was skipped" and from there into a verdict.
+
+use super::chain::ChainRules;
+use super::db::{DbFault, FaultSlot};
+use alloy_consensus::{
+    Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt, proofs::calculate_receipt_root,
+    transaction::Recovered,
+};
+use alloy_eips::{eip4895::Withdrawal, eip7685::Requests};
+use alloy_evm::{
+    Evm, EvmEnv, EvmFactory,
+    block::{BlockExecutionError, BlockExecutor, BlockValidationError},
+    eth::{
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
+    },
+};
+use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
+use revm::{
+    context::{BlockEnv, CfgEnv},
+    context_interface::block::BlobExcessGasAndPrice,
+    database::State,
+};
+use std::borrow::Cow;
+
+/// What execution needs to know about a block besides its transactions.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlockEnvInput {
+    pub number: u64,
+    pub timestamp: u64,
+    pub beneficiary: Address,
+    pub prev_randao: B256,
+    pub gas_limit: u64,
+    pub base_fee: u64,
+    pub parent_hash: B256,
+    /// EIP-4788 root; on the L2 this carries the L1 anchor.
+    pub parent_beacon_block_root: Option<B256>,
+    /// EIP-4844 excess blob gas of this block (Cancun on).
+    pub excess_blob_gas: Option<u64>,
+    /// EIP-4895 withdrawals (Shanghai on, Ethereum L1 only; the L2 has none).
+    pub withdrawals: Option<Vec<Withdrawal>>,
+}
+
+impl BlockEnvInput {
+    /// The environment of an Ethereum block, read from its header.
+    pub fn from_header(header: &Header, withdrawals: Option<Vec<Withdrawal>>) -> Self {
+        Self {
+            number: header.number,
+            timestamp: header.timestamp,
+            beneficiary: header.beneficiary,
+            prev_randao: header.mix_hash,
+            gas_limit: header.gas_limit,
+            base_fee: header.base_fee_per_gas.unwrap_or_default(),
+            parent_hash: header.parent_hash,
+            parent_beacon_block_root: header.parent_beacon_block_root,
+            excess_blob_gas: header.excess_blob_gas,
+            withdrawals,
+        }
+    }
+}
+
+/// A transaction as handed to the executor: decoded and recovered, or the reason it is not.
+pub type PreparedTx = Result<Recovered<TxEnvelope>, TxRejection>;
+
+/// Why a transaction was not executed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxRejection {
+    #[error("undecodable transaction bytes: {reason}")]
+    Undecodable { reason: String },
+    #[error("signature does not recover a sender: {reason}")]
+    BadSignature { reason: String },
+    #[error("transaction type {tx_type} is not allowed on this chain")]
+    DisallowedType { tx_type: u8 },
+    #[error("invalid under the fork's transaction rules: {reason}")]
+    Invalid { reason: String },
+}
+
+/// What to do with a transaction that the fork's rules reject.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvalidTxPolicy {
+    /// Ethereum L1: the whole block is invalid.
+    RejectBlock,
+    /// The L2 state transition function: the transaction is skipped (no state change, no
+    /// receipt, no gas) and execution goes on with the next one.
+    Skip,
+}
+
+/// The result of executing one block.
+#[derive(Debug, Clone)]
+pub struct BlockOutcome {
+    pub receipts: Vec<ReceiptEnvelope>,
+    pub gas_used: u64,
+    pub blob_gas_used: u64,
+    pub receipts_root: B256,
+    pub logs_bloom: Bloom,
+    /// EIP-7685 requests (Prague on); meaningless on the L2 and ignored there.
+    pub requests: Requests,
+    /// Indices of transactions skipped under [`InvalidTxPolicy::Skip`], with the reason.
+    pub skipped: Vec<(usize, TxRejection)>,
+}
+
+/// Why a block could not be executed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    /// The block breaks the fork's rules (only under [`InvalidTxPolicy::RejectBlock`], or a
+    /// block-level rule such as a failing system call).
+    #[error("invalid block: {reason}")]
+    InvalidBlock { reason: String },
+    /// The database under the EVM failed: missing witness data or an I/O fault. Never a verdict.
+    #[error(transparent)]
+    Database(#[from] DbFault),
+}
+
+/// Executes one block on `state`. See the module documentation.
+pub fn execute_block<DB>(
+    rules: &ChainRules,
+    env: &BlockEnvInput,
+    txs: &[PreparedTx],
+    policy: InvalidTxPolicy,
+    state: &mut State<DB>,
+) -> Result<BlockOutcome, ExecError>
+where
+    DB: FaultSlot,
+{
+    let evm_env = evm_env(rules, env);
+    let evm = EthEvmFactory::default().create_evm(&mut *state, evm_env);
+    let ctx = EthBlockExecutionCtx {
+        parent_hash: env.parent_hash,
+        parent_beacon_block_root: env.parent_beacon_block_root,
+        ommers: &[],
+        withdrawals: env.withdrawals.as_deref().map(Cow::Borrowed),
+        extra_data: Bytes::new(),
+        tx_count_hint: Some(txs.len()),
+        slot_number: None,
+    };
+    let mut executor =
+        EthBlockExecutor::new(evm, ctx, rules.spec(), AlloyReceiptBuilder::default());
+    let mut skipped = Vec::new();
+    let pre = executor.apply_pre_execution_changes();
+    check(pre, executor.evm_mut().db_mut())?;
+    for (index, tx) in txs.iter().enumerate() {
+        let rejection = match tx {
+            Err(rejection) => Some(rejection.clone()),
+            Ok(tx) => run_tx(&mut executor, rules, env.timestamp, tx)?,
+        };
+        if let Some(rejection) = rejection {
+            match policy {
+                InvalidTxPolicy::Skip => skipped.push((index, rejection)),
+                InvalidTxPolicy::RejectBlock => {
+                    return Err(ExecError::InvalidBlock {
+                        reason: format!("transaction {index}: {rejection}"),
+                    });
+                }
+            }
+        }
+    }
+    let finished = executor.finish();
+    let (mut evm, result) = match finished {
+        Ok(done) => done,
+        Err(err) => return Err(classify(err, state)),
+    };
+    take_fault(evm.db_mut())?;
+    drop(evm);
+    let receipts = result.receipts;
+    Ok(BlockOutcome {
+        receipts_root: calculate_receipt_root(&receipts),
+        logs_bloom: receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom()),
+        receipts,
+        gas_used: result.gas_used,
+        blob_gas_used: result.blob_gas_used,
+        requests: result.requests,
+        skipped,
+    })
+}
+
+type Executor<'a, DB> = EthBlockExecutor<
+    'a,
+    <EthEvmFactory as EvmFactory>::Evm<&'a mut State<DB>, revm::inspector::NoOpInspector>,
+    &'a super::forks::ForkSchedule,
+    AlloyReceiptBuilder,
+>;
+
+/// Runs one transaction; `Ok(Some(reason))` when the fork's rules reject it.
+fn run_tx<DB>(
+    executor: &mut Executor<'_, DB>,
+    rules: &ChainRules,
+    timestamp: u64,
+    tx: &Recovered<TxEnvelope>,
+) -> Result<Option<TxRejection>, ExecError>
+where
+    DB: FaultSlot,
+{
+    if let Some(rejection) = blob_rules(rules, timestamp, executor.blob_gas_used, tx) {
+        return Ok(Some(rejection));
+    }
+    match executor.execute_transaction(tx) {
+        Ok(_) => Ok(None),
+        Err(err) => {
+            take_fault(executor.evm_mut().db_mut())?;
+            match err {
+                BlockExecutionError::Validation(
+                    reason @ (BlockValidationError::InvalidTx { .. }
+                    | BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                        ..
+                    }),
+                ) => Ok(Some(TxRejection::Invalid {
+                    reason: reason.to_string(),
+                })),
+                other => Err(ExecError::InvalidBlock {
+                    reason: other.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// Block-level blob rules revm does not check per transaction: the block's blob gas budget.
+fn blob_rules(
+    rules: &ChainRules,
+    timestamp: u64,
+    used: u64,
+    tx: &Recovered<TxEnvelope>,
+) -> Option<TxRejection> {
+    let blob_gas = tx.blob_gas_used()?;
+    let max = rules
+        .spec()
+        .blob_params_at(timestamp)
+        .map(|p| p.max_blob_gas_per_block())?;
+    let used = used.saturating_add(blob_gas);
+    (used > max).then(|| TxRejection::Invalid {
+        reason: format!("blob gas {used} exceeds the block's maximum {max}"),
+    })
+}
+
+/// Surfaces a database fault recorded while the EVM ran, before anything else is concluded.
+fn take_fault<DB: FaultSlot>(state: &mut State<DB>) -> Result<(), DbFault> {
+    state.database.take_fault().map_or(Ok(()), Err)
+}
+
+fn check<DB: FaultSlot>(
+    result: Result<(), BlockExecutionError>,
+    state: &mut State<DB>,
+) -> Result<(), ExecError> {
+    match result {
+        Ok(()) => take_fault(state).map_err(Into::into),
+        Err(err) => Err(classify(err, state)),
+    }
+}
+
+fn classify<DB: FaultSlot>(err: BlockExecutionError, state: &mut State<DB>) -> ExecError {
+    match take_fault(state) {
+        Err(fault) => ExecError::Database(fault),
+        Ok(()) => ExecError::InvalidBlock {
+            reason: err.to_string(),
+        },
+    }
+}
+
+/// The revm configuration and block environment for `env` under `rules`.
+pub fn evm_env(rules: &ChainRules, env: &BlockEnvInput) -> EvmEnv {
+    let spec_id = rules.spec_id(env.number, env.timestamp);
+    let mut cfg = CfgEnv::new_with_spec(spec_id).with_chain_id(rules.chain_id);
+    cfg.tx_gas_limit_cap = rules.tx_gas_limit_cap;
+    let blob_params = rules.spec().blob_params_at(env.timestamp);
+    if let Some(params) = &blob_params {
+        cfg.set_max_blobs_per_tx(params.max_blobs_per_tx);
+    }
+    let blob_excess_gas_and_price = env
+        .excess_blob_gas
+        .zip(blob_params)
+        .map(|(excess, params)| BlobExcessGasAndPrice::new(excess, params.update_fraction as u64));
+    let block = BlockEnv {
+        number: U256::from(env.number),
+        beneficiary: env.beneficiary,
+        timestamp: U256::from(env.timestamp),
+        gas_limit: env.gas_limit,
+        basefee: env.base_fee,
+        difficulty: U256::ZERO,
+        prevrandao: Some(env.prev_randao),
+        blob_excess_gas_and_price,
+        ..Default::default()
+    };
+    EvmEnv::new(cfg, block)
+}

@@ -1,0 +1,180 @@
+//! Databases under the EVM, and how their failures are reported.
+//!
+//! [`TrieDb`] reads the state through the Merkle-Patricia tries themselves, resolving nodes
+//! from a [`WitnessSources`]. It is the database of BOTH witness recording (sources: the node
+//! store, recording every node, code and ancestor hash handed out) and stateless verification
+//! (sources: the witness). Because the two run the same code in the same order, the recorded
+//! witness is exactly the set of items verification asks for.
+//!
+//! Failures: revm receives only a marker error ([`DbFault::Recorded`]); the real fault is kept
+//! in the database (the first one wins) and taken out by the executor through [`FaultSlot`],
+//! so it can never be confused with an invalid transaction.
+
+use super::trie::{NodeSource, TrieError};
+use super::tries::StateTries;
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use revm::{Database, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo};
+use std::collections::BTreeMap;
+
+/// A failure of the data under the EVM. Never a verdict about the block.
+#[derive(Debug, thiserror::Error)]
+pub enum DbFault {
+    #[error(transparent)]
+    Trie(#[from] TrieError),
+    #[error("account leaf for {address} does not decode: {reason}")]
+    MalformedAccount { address: Address, reason: String },
+    #[error("code {hash} is not available")]
+    MissingCode { hash: B256 },
+    #[error("code stored under {hash} hashes to {actual}")]
+    CodeHashMismatch { hash: B256, actual: B256 },
+    #[error("code {hash} is not valid bytecode: {reason}")]
+    MalformedCode { hash: B256, reason: String },
+    #[error("hash of ancestor block {number} is not available")]
+    MissingBlockHash { number: u64 },
+    #[error("state store: {reason}")]
+    Store { reason: String },
+    /// Marker handed to revm; the real fault is in the database's [`FaultSlot`].
+    #[error("database fault (recorded in the database)")]
+    Recorded,
+}
+
+impl DBErrorMarker for DbFault {}
+
+/// A database that keeps the first fault it reported.
+pub trait FaultSlot: Database<Error = DbFault> + std::fmt::Debug {
+    /// Takes the first fault reported since the last call.
+    fn take_fault(&mut self) -> Option<DbFault>;
+}
+
+/// Keeps the first fault; returns the marker for revm.
+#[derive(Debug, Default)]
+pub struct Fault(Option<DbFault>);
+
+impl Fault {
+    pub fn record(&mut self, fault: DbFault) -> DbFault {
+        if self.0.is_none() {
+            self.0 = Some(fault);
+        }
+        DbFault::Recorded
+    }
+
+    pub fn take(&mut self) -> Option<DbFault> {
+        self.0.take()
+    }
+}
+
+/// Where a [`TrieDb`] gets trie nodes, codes and ancestor block hashes.
+pub trait WitnessSources {
+    type Nodes: NodeSource;
+    /// Trie nodes, by hash.
+    fn nodes(&self) -> &Self::Nodes;
+    /// Bytecode by code hash; `Ok(None)` if unknown.
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, DbFault>;
+    /// Hash of an ancestor block (one before the executed range); `Ok(None)` if unknown.
+    fn ancestor_hash(&self, number: u64) -> Result<Option<B256>, DbFault>;
+}
+
+/// Executes against the tries. See the module documentation.
+pub struct TrieDb<'s, S: WitnessSources> {
+    sources: &'s S,
+    pub tries: StateTries,
+    /// Hashes of blocks executed in this range, known once each block is done.
+    range_hashes: BTreeMap<u64, B256>,
+    fault: Fault,
+}
+
+impl<S: WitnessSources> std::fmt::Debug for TrieDb<'_, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrieDb")
+            .field("range_hashes", &self.range_hashes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'s, S: WitnessSources> TrieDb<'s, S> {
+    pub fn new(sources: &'s S, pre_state_root: B256) -> Self {
+        Self {
+            sources,
+            tries: StateTries::new(pre_state_root),
+            range_hashes: BTreeMap::new(),
+            fault: Fault::default(),
+        }
+    }
+
+    pub fn sources(&self) -> &'s S {
+        self.sources
+    }
+
+    /// Makes the hash of a block executed in this range visible to BLOCKHASH.
+    pub fn push_block_hash(&mut self, number: u64, hash: B256) {
+        self.range_hashes.insert(number, hash);
+    }
+
+    fn load_code(&self, hash: B256) -> Result<Bytecode, DbFault> {
+        let code = self
+            .sources
+            .code(&hash)?
+            .ok_or(DbFault::MissingCode { hash })?;
+        let actual = keccak256(&code);
+        if actual != hash {
+            return Err(DbFault::CodeHashMismatch { hash, actual });
+        }
+        decode_bytecode(hash, code)
+    }
+}
+
+/// Bytecode from its stored bytes (EIP-7702 delegations are recognised by their prefix).
+pub fn decode_bytecode(hash: B256, code: Bytes) -> Result<Bytecode, DbFault> {
+    Bytecode::new_raw_checked(code).map_err(|err| DbFault::MalformedCode {
+        hash,
+        reason: format!("{err:?}"),
+    })
+}
+
+impl<S: WitnessSources> Database for TrieDb<'_, S> {
+    type Error = DbFault;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbFault> {
+        match self.tries.account(self.sources.nodes(), address) {
+            Ok(account) => Ok(account.map(|a| AccountInfo {
+                balance: a.balance,
+                nonce: a.nonce,
+                code_hash: a.code_hash,
+                code: None,
+                ..Default::default()
+            })),
+            Err(fault) => Err(self.fault.record(fault)),
+        }
+    }
+
+    fn code_by_hash(&mut self, code_hash: B256) -> Result<Bytecode, DbFault> {
+        if code_hash == KECCAK256_EMPTY || code_hash == B256::ZERO {
+            return Ok(Bytecode::default());
+        }
+        self.load_code(code_hash)
+            .map_err(|fault| self.fault.record(fault))
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbFault> {
+        self.tries
+            .storage(self.sources.nodes(), address, index)
+            .map_err(|fault| self.fault.record(fault))
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbFault> {
+        if let Some(hash) = self.range_hashes.get(&number) {
+            return Ok(*hash);
+        }
+        match self.sources.ancestor_hash(number) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) => Err(self.fault.record(DbFault::MissingBlockHash { number })),
+            Err(fault) => Err(self.fault.record(fault)),
+        }
+    }
+}
+
+impl<S: WitnessSources> FaultSlot for TrieDb<'_, S> {
+    fn take_fault(&mut self) -> Option<DbFault> {
+        self.fault.take()
+    }
+}

@@ -1,0 +1,168 @@
+//! Stateful replay: apply blocks to the L2 state kept in a [`StateStore`].
+//!
+//! Input: the store (its head is the parent), the chain rules and one block.
+//! Output: a [`PendingBlock`] holding the post-state root (computed incrementally: only the
+//! trie paths the block touched are read from the store and rehashed), the receipts root, gas
+//! used and the outcome. Nothing is written until [`PendingBlock::commit`], which writes the
+//! whole block in one atomic batch; so a caller can compare roots first and decide.
+
+use super::block::BlockOutcome;
+use super::block::{ExecError, execute_block};
+use super::chain::ChainRules;
+use super::chunk::{BlockSpec, Sealed};
+use super::commit::BlockWrite;
+use super::db::DbFault;
+use super::store::{FlatDb, Head, StateStore, StoreError};
+use super::trie::MemNodes;
+use super::tries::{AccountBasics, AccountChange, StateDiff, StateTries};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_trie::EMPTY_ROOT_HASH;
+use revm::database::{State, states::bundle_state::BundleRetention};
+use std::collections::BTreeMap;
+
+/// Errors of stateful replay.
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Exec(#[from] ExecError),
+    #[error("computing the post-state root: {0}")]
+    Root(#[from] DbFault),
+}
+
+/// A block executed on top of the store's head, not yet written.
+#[derive(Debug)]
+pub struct PendingBlock {
+    pub number: u64,
+    pub parent: Head,
+    pub post_state_root: B256,
+    pub sealed: Sealed,
+    pub outcome: BlockOutcome,
+    pub diff: StateDiff,
+    nodes: Vec<(B256, Bytes)>,
+}
+
+impl PendingBlock {
+    /// Writes the block, its nodes and its undo record in one batch.
+    pub fn commit(self, store: &StateStore) -> Result<Head, StoreError> {
+        store.commit_block(BlockWrite {
+            number: self.number,
+            hash: self.sealed.hash,
+            header: &self.sealed.header,
+            state_root: self.post_state_root,
+            diff: &self.diff,
+            nodes: &self.nodes,
+        })
+    }
+}
+
+/// Executes `block` on the store's head. See the module documentation.
+pub fn execute_on_store<B: BlockSpec>(
+    store: &StateStore,
+    rules: &ChainRules,
+    block: &B,
+) -> Result<PendingBlock, ReplayError> {
+    let parent = store.head()?.ok_or(StoreError::Uninitialised)?;
+    let mut state = State::builder()
+        .with_database(FlatDb::new(store))
+        .with_bundle_update()
+        .build();
+    let outcome = execute_block(
+        rules,
+        &block.env(parent.hash),
+        block.txs(),
+        block.policy(),
+        &mut state,
+    )?;
+    state.merge_transitions(BundleRetention::PlainState);
+    let diff = StateDiff::from_bundle(&state.take_bundle());
+    let mut tries = StateTries::new(parent.state_root);
+    let post_state_root = tries.apply(store, &diff)?;
+    let mut nodes = Vec::new();
+    tries.commit(&mut |hash, node| nodes.push((hash, node)));
+    let sealed = block.seal(parent.hash, post_state_root, &outcome);
+    Ok(PendingBlock {
+        number: block.number(),
+        parent,
+        post_state_root,
+        sealed,
+        outcome,
+        diff,
+        nodes,
+    })
+}
+
+/// An account of a genesis allocation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct GenesisAccount {
+    pub nonce: u64,
+    pub balance: U256,
+    pub code: Bytes,
+    pub storage: BTreeMap<U256, U256>,
+}
+
+/// A genesis state, ready to be sealed and written.
+#[derive(Debug)]
+pub struct GenesisState {
+    pub state_root: B256,
+    diff: StateDiff,
+    nodes: Vec<(B256, Bytes)>,
+}
+
+impl GenesisState {
+    /// Builds the state and its tries from an allocation.
+    pub fn build(alloc: &BTreeMap<Address, GenesisAccount>) -> Result<Self, DbFault> {
+        let mut diff = StateDiff::default();
+        for (address, account) in alloc {
+            let code_hash = keccak256(&account.code);
+            if !account.code.is_empty() {
+                diff.codes.push((code_hash, account.code.clone()));
+            }
+            diff.accounts.push(AccountChange {
+                address: *address,
+                basics: Some(AccountBasics {
+                    nonce: account.nonce,
+                    balance: account.balance,
+                    code_hash,
+                }),
+                wiped: false,
+                storage: account
+                    .storage
+                    .iter()
+                    .filter(|(_, v)| !v.is_zero())
+                    .map(|(k, v)| (*k, *v))
+                    .collect(),
+            });
+        }
+        diff.codes.sort_unstable_by_key(|(hash, _)| *hash);
+        diff.codes.dedup_by_key(|(hash, _)| *hash);
+        let empty = MemNodes::default();
+        let mut tries = StateTries::new(EMPTY_ROOT_HASH);
+        let state_root = tries.apply(&empty, &diff)?;
+        let mut nodes = Vec::new();
+        tries.commit(&mut |hash, node| nodes.push((hash, node)));
+        Ok(Self {
+            state_root,
+            diff,
+            nodes,
+        })
+    }
+
+    /// Writes the state as block `number` with the given seal.
+    pub fn write(
+        &self,
+        store: &StateStore,
+        number: u64,
+        sealed: &Sealed,
+    ) -> Result<Head, StoreError> {
+        store.write_genesis(BlockWrite {
+            number,
+            hash: sealed.hash,
+            header: &sealed.header,
+            state_root: self.state_root,
+            diff: &self.diff,
+            nodes: &self.nodes,
+        })
+    }
+}

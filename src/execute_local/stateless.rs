@@ -1,0 +1,212 @@
+//! Stateless verification: re-derive a chunk's post-state roots from a pre-state root, the
+//! blocks and a witness alone.
+//!
+//! Steps:
+//! 1. Check the witness is canonical: nodes and codes strictly ascending by keccak256 (so
+//!    every item is keyed by its own hash and a duplicate or a reordering is an error).
+//! 2. Check the ancestor headers form a chain that ends at the chunk's parent hash, and map
+//!    block numbers to hashes from it ([`HeaderFormat`] decodes each chain's headers).
+//! 3. Run the chunk over a [`TrieDb`](super::db::TrieDb) whose nodes come from the witness:
+//!    the tries start as the single unresolved pre-state root, so every node used is checked
+//!    against the hash its parent holds, up to the pre-state root.
+//! 4. Require that every node, code and header of the witness was used: a foreign or
+//!    superfluous item is an error, which keeps the witness minimal and non-malleable.
+//!
+//! A missing node, a code whose hash does not match, a malformed encoding: a typed
+//! [`VerifyError`], never a panic and never a post-state root.
+
+use super::block::ExecError;
+use super::chain::ChainRules;
+use super::chunk::{BlockSpec, ChunkStep, run_chunk};
+use super::db::{DbFault, WitnessSources};
+use super::trie::{MemNodes, RecordingSource};
+use super::witness::Witness;
+use alloy_primitives::{B256, Bytes, keccak256};
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// Most ancestor headers a witness may carry (the BLOCKHASH window).
+pub const MAX_ANCESTORS: usize = 256;
+
+/// Why a witness could not be verified. None of these is a verdict about the chunk.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("witness {kind} are not strictly ascending by hash at index {index}")]
+    NotCanonical { kind: &'static str, index: usize },
+    #[error("witness carries an empty code at index {index}")]
+    EmptyCode { index: usize },
+    #[error("ancestor header {index} does not decode: {reason}")]
+    MalformedHeader { index: usize, reason: String },
+    #[error("ancestor headers break the chain at index {index}: {reason}")]
+    BrokenAncestry { index: usize, reason: String },
+    #[error("{count} ancestor headers exceed the limit of {MAX_ANCESTORS}")]
+    TooManyAncestors { count: usize },
+    #[error("witness {kind} {hash} was never used")]
+    Unused { kind: &'static str, hash: B256 },
+    #[error("witness headers start at {first}, but the oldest block hash used is {oldest:?}")]
+    UnusedHeaders { first: u64, oldest: Option<u64> },
+    #[error("no block to verify")]
+    NoBlocks,
+    #[error(transparent)]
+    Execution(#[from] ExecError),
+}
+
+impl VerifyError {
+    /// The database fault behind the error, when execution stopped on missing witness data.
+    pub fn fault(&self) -> Option<&DbFault> {
+        match self {
+            Self::Execution(ExecError::Database(fault)) => Some(fault),
+            _ => None,
+        }
+    }
+}
+
+/// A chain's header format, as far as ancestry is concerned.
+pub trait HeaderFormat {
+    /// (number, parent hash, own hash) of an encoded header.
+    fn link(bytes: &[u8]) -> Result<(u64, B256, B256), String>;
+}
+
+/// Ancestor hashes proven by a header chain ending at `parent_hash`.
+pub fn verify_ancestry<H: HeaderFormat>(
+    headers: &[Bytes],
+    parent_hash: B256,
+) -> Result<BTreeMap<u64, B256>, VerifyError> {
+    if headers.len() > MAX_ANCESTORS {
+        return Err(VerifyError::TooManyAncestors {
+            count: headers.len(),
+        });
+    }
+    let mut hashes = BTreeMap::new();
+    let mut previous: Option<(u64, B256)> = None;
+    for (index, bytes) in headers.iter().enumerate() {
+        let (number, parent, hash) =
+            H::link(bytes).map_err(|reason| VerifyError::MalformedHeader { index, reason })?;
+        if let Some((prev_number, prev_hash)) = previous {
+            if parent != prev_hash || Some(number) != prev_number.checked_add(1) {
+                let reason =
+                    format!("block {number} does not follow block {prev_number} ({prev_hash})");
+                return Err(VerifyError::BrokenAncestry { index, reason });
+            }
+        }
+        hashes.insert(number, hash);
+        previous = Some((number, hash));
+    }
+    if let Some((number, hash)) = previous {
+        if hash != parent_hash {
+            let reason = format!(
+                "last header {number} hashes to {hash}, the chunk's parent is {parent_hash}"
+            );
+            return Err(VerifyError::BrokenAncestry {
+                index: headers.len() - 1,
+                reason,
+            });
+        }
+    }
+    Ok(hashes)
+}
+
+/// Sources over a witness that note what was used.
+struct WitnessMaps<'a> {
+    nodes: RecordingSource<'a, MemNodes>,
+    codes: BTreeMap<B256, Bytes>,
+    used_codes: RefCell<BTreeSet<B256>>,
+    ancestors: BTreeMap<u64, B256>,
+    used_numbers: RefCell<BTreeSet<u64>>,
+}
+
+impl<'a> WitnessSources for WitnessMaps<'a> {
+    type Nodes = RecordingSource<'a, MemNodes>;
+
+    fn nodes(&self) -> &Self::Nodes {
+        &self.nodes
+    }
+
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, DbFault> {
+        let code = self.codes.get(hash).cloned();
+        if code.is_some() {
+            self.used_codes.borrow_mut().insert(*hash);
+        }
+        Ok(code)
+    }
+
+    fn ancestor_hash(&self, number: u64) -> Result<Option<B256>, DbFault> {
+        let hash = self.ancestors.get(&number).copied();
+        if hash.is_some() {
+            self.used_numbers.borrow_mut().insert(number);
+        }
+        Ok(hash)
+    }
+}
+
+/// Verifies `blocks` from `pre_state_root` with `witness` alone. See the module docs.
+pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
+    rules: &ChainRules,
+    pre_state_root: B256,
+    parent_hash: B256,
+    blocks: &[B],
+    witness: &Witness,
+) -> Result<Vec<ChunkStep>, VerifyError> {
+    if blocks.is_empty() {
+        return Err(VerifyError::NoBlocks);
+    }
+    let nodes = keyed("nodes", &witness.nodes)?;
+    let codes = keyed("codes", &witness.codes)?;
+    if let Some(index) = witness.codes.iter().position(|c| c.is_empty()) {
+        return Err(VerifyError::EmptyCode { index });
+    }
+    let ancestors = verify_ancestry::<H>(&witness.headers, parent_hash)?;
+    let first_header = ancestors.keys().next().copied();
+    let node_map = MemNodes(nodes.iter().map(|(h, n)| (*h, n.clone())).collect());
+    let maps = WitnessMaps {
+        nodes: RecordingSource::new(&node_map),
+        codes,
+        used_codes: RefCell::default(),
+        ancestors,
+        used_numbers: RefCell::default(),
+    };
+    let steps = run_chunk(rules, pre_state_root, parent_hash, blocks, &maps)?;
+    let WitnessMaps {
+        nodes: recorder,
+        codes,
+        used_codes,
+        used_numbers,
+        ..
+    } = maps;
+    let used_nodes = recorder.into_recorded();
+    if let Some(hash) = nodes.keys().find(|h| !used_nodes.contains_key(*h)) {
+        return Err(VerifyError::Unused {
+            kind: "node",
+            hash: *hash,
+        });
+    }
+    let used_codes = used_codes.into_inner();
+    if let Some(hash) = codes.keys().find(|h| !used_codes.contains(*h)) {
+        return Err(VerifyError::Unused {
+            kind: "code",
+            hash: *hash,
+        });
+    }
+    let oldest = used_numbers.into_inner().first().copied();
+    if let Some(first) = first_header {
+        if oldest != Some(first) {
+            return Err(VerifyError::UnusedHeaders { first, oldest });
+        }
+    }
+    Ok(steps)
+}
+
+/// Items keyed by their keccak256, requiring strictly ascending order.
+fn keyed(kind: &'static str, items: &[Bytes]) -> Result<BTreeMap<B256, Bytes>, VerifyError> {
+    let mut map = BTreeMap::new();
+    let mut last: Option<B256> = None;
+    for (index, item) in items.iter().enumerate() {
+        let hash = keccak256(item);
+        if last.is_some_and(|prev| prev >= hash) {
+            return Err(VerifyError::NotCanonical { kind, index });
+        }
+        last = Some(hash);
+        map.insert(hash, item.clone());
+    }
+    Ok(map)
+}

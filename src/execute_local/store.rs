@@ -1,0 +1,317 @@
+//! The L2 state in rocksdb: flat accounts, storage and code for fast reads during execution,
+//! content-addressed trie nodes for state roots and witnesses, block hashes, per-block undo
+//! records, and the head.
+//!
+//! Column families and keys:
+//! - `accounts`: address (20) -> RLP [nonce, balance, code_hash]
+//! - `storage`:  address (20) ++ slot (32) -> value, 32 bytes big-endian (zero is never stored)
+//! - `code`:     code hash (32) -> bytecode
+//! - `nodes`:    keccak256(node) (32) -> node RLP; never deleted, so any earlier root stays
+//!   readable and rolling back is only a matter of flat state and the head
+//! - `headers`:  block number (8, big-endian) -> block hash (32) ++ header bytes
+//! - `undo`:     block number (8, big-endian) -> what the block overwrote (see [`super::undo`])
+//! - `meta`:     `head` -> number (8) ++ block hash (32) ++ state root (32)
+//!
+//! Invariant: everything a block changes, its undo record and the new head are written in ONE
+//! `WriteBatch`, so a crash leaves the store at one block boundary or the next.
+
+use super::db::{DbFault, Fault, FaultSlot, decode_bytecode};
+use super::trie::{NodeSource, NodeSourceError};
+use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
+use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
+use revm::{Database, bytecode::Bytecode, state::AccountInfo};
+use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options};
+use std::path::Path;
+
+pub(super) const CF_ACCOUNTS: &str = "accounts";
+pub(super) const CF_STORAGE: &str = "storage";
+pub(super) const CF_CODE: &str = "code";
+pub(super) const CF_NODES: &str = "nodes";
+pub(super) const CF_HEADERS: &str = "headers";
+pub(super) const CF_UNDO: &str = "undo";
+pub(super) const CF_META: &str = "meta";
+const ALL_CFS: [&str; 7] = [
+    CF_ACCOUNTS,
+    CF_STORAGE,
+    CF_CODE,
+    CF_NODES,
+    CF_HEADERS,
+    CF_UNDO,
+    CF_META,
+];
+pub(super) const HEAD_KEY: &[u8] = b"head";
+
+/// Errors of the state store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("rocksdb: {0}")]
+    Rocks(#[from] rocksdb::Error),
+    #[error("column family {name} is missing")]
+    MissingColumnFamily { name: &'static str },
+    #[error("corrupt {what} record: {reason}")]
+    Corrupt { what: &'static str, reason: String },
+    #[error("store is empty: initialise it with a genesis state first")]
+    Uninitialised,
+    #[error("store already holds a chain (head {number})")]
+    AlreadyInitialised { number: u64 },
+    #[error("cannot roll back to block {target}: head is {head}, oldest undo record is {oldest}")]
+    RollbackOutOfRange { target: u64, head: u64, oldest: u64 },
+    #[error("block {number} does not extend head {head}")]
+    NotNextBlock { number: u64, head: u64 },
+}
+
+/// The newest block applied to the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Head {
+    pub number: u64,
+    pub hash: B256,
+    pub state_root: B256,
+}
+
+impl Head {
+    pub(super) fn encode(&self) -> [u8; 72] {
+        let mut out = [0u8; 72];
+        out[..8].copy_from_slice(&self.number.to_be_bytes());
+        out[8..40].copy_from_slice(self.hash.as_slice());
+        out[40..].copy_from_slice(self.state_root.as_slice());
+        out
+    }
+
+    pub(super) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
+        let corrupt = || StoreError::Corrupt {
+            what: "head",
+            reason: format!("{} bytes", bytes.len()),
+        };
+        if bytes.len() != 72 {
+            return Err(corrupt());
+        }
+        let number = u64::from_be_bytes(bytes[..8].try_into().map_err(|_| corrupt())?);
+        Ok(Self {
+            number,
+            hash: B256::from_slice(&bytes[8..40]),
+            state_root: B256::from_slice(&bytes[40..]),
+        })
+    }
+}
+
+/// Nonce, balance and code hash, as kept in the flat `accounts` family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, RlpEncodable, RlpDecodable)]
+pub struct FlatAccount {
+    pub nonce: u64,
+    pub balance: U256,
+    pub code_hash: B256,
+}
+
+impl FlatAccount {
+    pub(super) fn encoded(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.length());
+        self.encode(&mut out);
+        out
+    }
+}
+
+/// The rocksdb-backed L2 state.
+pub struct StateStore {
+    pub(super) db: DB,
+}
+
+impl std::fmt::Debug for StateStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StateStore")
+            .field("path", &self.db.path())
+            .finish()
+    }
+}
+
+pub(super) fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
+    let mut key = [0u8; 52];
+    key[..20].copy_from_slice(address.as_slice());
+    key[20..].copy_from_slice(&slot.to_be_bytes::<32>());
+    key
+}
+
+impl StateStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut opts = Options::default();
+        opts.create_if_missing(true);
+        opts.create_missing_column_families(true);
+        opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
+        let cfs = ALL_CFS
+            .iter()
+            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self { db })
+    }
+
+    pub(super) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
+        self.db
+            .cf_handle(name)
+            .ok_or(StoreError::MissingColumnFamily { name })
+    }
+
+    /// The newest applied block, if any.
+    pub fn head(&self) -> Result<Option<Head>, StoreError> {
+        self.db
+            .get_cf(self.cf(CF_META)?, HEAD_KEY)?
+            .map(|b| Head::decode(&b))
+            .transpose()
+    }
+
+    pub fn account(&self, address: &Address) -> Result<Option<FlatAccount>, StoreError> {
+        let Some(bytes) = self.db.get_pinned_cf(self.cf(CF_ACCOUNTS)?, address)? else {
+            return Ok(None);
+        };
+        FlatAccount::decode(&mut &bytes[..])
+            .map(Some)
+            .map_err(|err| StoreError::Corrupt {
+                what: "account",
+                reason: err.to_string(),
+            })
+    }
+
+    pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
+        let key = storage_key(address, slot);
+        let Some(bytes) = self.db.get_pinned_cf(self.cf(CF_STORAGE)?, key)? else {
+            return Ok(U256::ZERO);
+        };
+        U256::try_from_be_slice(&bytes).ok_or_else(|| StoreError::Corrupt {
+            what: "storage",
+            reason: format!("{} bytes", bytes.len()),
+        })
+    }
+
+    pub fn code(&self, hash: &B256) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_CODE)?, hash)?.map(Bytes::from))
+    }
+
+    /// Hash and header bytes of block `number`, if stored.
+    pub fn header(&self, number: u64) -> Result<Option<(B256, Bytes)>, StoreError> {
+        let Some(bytes) = self.db.get_cf(self.cf(CF_HEADERS)?, number.to_be_bytes())? else {
+            return Ok(None);
+        };
+        if bytes.len() < 32 {
+            return Err(StoreError::Corrupt {
+                what: "header",
+                reason: format!("{} bytes", bytes.len()),
+            });
+        }
+        Ok(Some((
+            B256::from_slice(&bytes[..32]),
+            Bytes::copy_from_slice(&bytes[32..]),
+        )))
+    }
+
+    pub fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
+        Ok(self.header(number)?.map(|(hash, _)| hash))
+    }
+
+    /// Every stored slot of `address`, in key order.
+    pub fn storage_of(&self, address: &Address) -> Result<Vec<(U256, U256)>, StoreError> {
+        let cf = self.cf(CF_STORAGE)?;
+        let mode = IteratorMode::From(address.as_slice(), Direction::Forward);
+        let mut slots = Vec::new();
+        for item in self.db.iterator_cf(cf, mode) {
+            let (key, value) = item?;
+            if !key.starts_with(address.as_slice()) {
+                break;
+            }
+            let slot = U256::try_from_be_slice(&key[20..]);
+            let value = U256::try_from_be_slice(&value);
+            match slot.zip(value) {
+                Some(pair) => slots.push(pair),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        what: "storage",
+                        reason: "bad key or value".into(),
+                    });
+                }
+            }
+        }
+        Ok(slots)
+    }
+}
+
+impl NodeSource for StateStore {
+    fn node(&self, hash: &B256) -> Result<Option<Bytes>, NodeSourceError> {
+        let cf = self
+            .cf(CF_NODES)
+            .map_err(|err| NodeSourceError::new(err.to_string()))?;
+        let found = self
+            .db
+            .get_cf(cf, hash)
+            .map_err(|err| NodeSourceError::new(err.to_string()))?;
+        Ok(found.map(Bytes::from))
+    }
+}
+
+/// revm database over the flat state of a [`StateStore`] (the stateful replay path).
+#[derive(Debug)]
+pub struct FlatDb<'a> {
+    store: &'a StateStore,
+    fault: Fault,
+}
+
+impl<'a> FlatDb<'a> {
+    pub fn new(store: &'a StateStore) -> Self {
+        Self {
+            store,
+            fault: Fault::default(),
+        }
+    }
+
+    fn store_fault(&mut self, err: StoreError) -> DbFault {
+        self.fault.record(DbFault::Store {
+            reason: err.to_string(),
+        })
+    }
+}
+
+impl Database for FlatDb<'_> {
+    type Error = DbFault;
+
+    fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbFault> {
+        let account = self
+            .store
+            .account(&address)
+            .map_err(|err| self.store_fault(err))?;
+        Ok(account.map(|a| AccountInfo {
+            balance: a.balance,
+            nonce: a.nonce,
+            code_hash: a.code_hash,
+            code: None,
+            ..Default::default()
+        }))
+    }
+
+    fn code_by_hash(&mut self, hash: B256) -> Result<Bytecode, DbFault> {
+        if hash == KECCAK256_EMPTY || hash == B256::ZERO {
+            return Ok(Bytecode::default());
+        }
+        match self.store.code(&hash) {
+            Ok(Some(code)) => decode_bytecode(hash, code).map_err(|f| self.fault.record(f)),
+            Ok(None) => Err(self.fault.record(DbFault::MissingCode { hash })),
+            Err(err) => Err(self.store_fault(err)),
+        }
+    }
+
+    fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbFault> {
+        self.store
+            .storage(&address, &index)
+            .map_err(|err| self.store_fault(err))
+    }
+
+    fn block_hash(&mut self, number: u64) -> Result<B256, DbFault> {
+        match self.store.block_hash(number) {
+            Ok(Some(hash)) => Ok(hash),
+            Ok(None) => Err(self.fault.record(DbFault::MissingBlockHash { number })),
+            Err(err) => Err(self.store_fault(err)),
+        }
+    }
+}
+
+impl FaultSlot for FlatDb<'_> {
+    fn take_fault(&mut self) -> Option<DbFault> {
+        self.fault.take()
+    }
+}

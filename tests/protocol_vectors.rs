@@ -1,0 +1,175 @@
+//! Checks the Rust protocol codecs against the vectors in tests/vectors/, which an
+//! independent Python implementation (tests/vectors/gen_vectors.py) produced from the spec.
+//!
+//! Input: every tests/vectors/*.json file (schema: tests/vectors/README.md).
+//! Output: for each `valid` case, encode(value) == encoded, decode(encoded) == value and the
+//! hashes, ranges and gas agree; each `invalid` case is rejected with the named error kind.
+//! Invariant: a vector file this test does not know fails the test (none is skipped).
+
+use alloy_primitives::{B256, keccak256};
+use native_challenger::protocol::{
+    BlockInputs, Checkpoint, ExecuteCall, L2Header, ProtocolError, Trace, block_input_ranges,
+    execute_gas_cost,
+};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use std::path::PathBuf;
+
+const FILES: [&str; 6] = [
+    "block_inputs",
+    "l2_header",
+    "checkpoint",
+    "trace",
+    "execute_call",
+    "execute_gas_cost",
+];
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("vectors")
+}
+
+fn load(name: &str) -> Value {
+    let text =
+        std::fs::read_to_string(dir().join(format!("{name}.json"))).expect("vector file readable");
+    serde_json::from_str(&text).expect("vector file is JSON")
+}
+
+fn hex_bytes(v: &Value) -> Vec<u8> {
+    let s = v.as_str().expect("hex string");
+    hex::decode(s.strip_prefix("0x").expect("0x prefix")).expect("valid hex")
+}
+
+fn typed<T: DeserializeOwned>(v: &Value) -> T {
+    serde_json::from_value(v.clone()).expect("value matches the Rust type")
+}
+
+fn cases<'a>(file: &'a Value, key: &str) -> &'a Vec<Value> {
+    let list = file[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("`{key}` array"));
+    assert!(!list.is_empty(), "`{key}` must not be empty");
+    list
+}
+
+/// Every invalid case must fail to decode with exactly the named error kind.
+fn check_invalid<T: std::fmt::Debug>(
+    file: &Value,
+    decode: impl Fn(&[u8]) -> Result<T, ProtocolError>,
+) {
+    for case in cases(file, "invalid") {
+        let name = &case["name"];
+        let err =
+            decode(&hex_bytes(&case["encoded"])).expect_err(&format!("{name} must be rejected"));
+        assert_eq!(
+            err.kind(),
+            case["error"].as_str().unwrap(),
+            "{name}: got {err}"
+        );
+    }
+}
+
+#[test]
+fn every_vector_file_is_checked() {
+    for entry in std::fs::read_dir(dir()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let stem = path.file_stem().unwrap().to_str().unwrap();
+            assert!(FILES.contains(&stem), "unchecked vector file {stem}.json");
+        }
+    }
+}
+
+#[test]
+fn block_inputs() {
+    let file = load("block_inputs");
+    for case in cases(&file, "valid") {
+        let (value, bytes): (BlockInputs, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
+        assert_eq!(value.encode().unwrap(), bytes, "{}", case["name"]);
+        assert_eq!(BlockInputs::decode(&bytes).unwrap(), value);
+        assert_eq!(
+            value.commitment().unwrap(),
+            typed::<B256>(&case["commitment"])
+        );
+    }
+    check_invalid(&file, BlockInputs::decode);
+}
+
+#[test]
+fn l2_header() {
+    let file = load("l2_header");
+    for case in cases(&file, "valid") {
+        let (value, bytes): (L2Header, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
+        assert_eq!(value.encode().to_vec(), bytes, "{}", case["name"]);
+        assert_eq!(L2Header::decode(&bytes).unwrap(), value);
+        assert_eq!(value.block_hash(), typed::<B256>(&case["block_hash"]));
+        if case["name"] == "genesis" {
+            assert_eq!(L2Header::genesis(value.state_root), value);
+        }
+    }
+    check_invalid(&file, L2Header::decode);
+}
+
+#[test]
+fn checkpoint() {
+    let file = load("checkpoint");
+    for case in cases(&file, "valid") {
+        let (value, bytes): (Checkpoint, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
+        assert_eq!(value.encode().to_vec(), bytes);
+        assert_eq!(Checkpoint::decode(&bytes).unwrap(), value);
+        assert_eq!(value.hash(), typed::<B256>(&case["hash"]));
+    }
+    check_invalid(&file, Checkpoint::decode);
+}
+
+#[test]
+fn trace() {
+    let file = load("trace");
+    for case in cases(&file, "valid") {
+        let (value, bytes): (Trace, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
+        assert_eq!(value.encode().unwrap(), bytes, "{}", case["name"]);
+        assert_eq!(Trace::decode(&bytes).unwrap(), value);
+        assert_eq!(value.hash().unwrap(), typed::<B256>(&case["hash"]));
+        let ranges: Vec<[usize; 2]> = typed(&case["block_input_ranges"]);
+        let ranges: Vec<_> = ranges.into_iter().map(|[a, b]| a..b).collect();
+        assert_eq!(value.block_input_ranges(), ranges);
+        assert_eq!(block_input_ranges(&bytes).unwrap(), ranges);
+        for (block, range) in value.blocks.iter().zip(ranges) {
+            assert_eq!(keccak256(&bytes[range]), block.commitment().unwrap());
+        }
+        assert_eq!(
+            execute_gas_cost(&bytes).unwrap(),
+            case["execute_gas_cost"].as_u64().unwrap()
+        );
+    }
+    check_invalid(&file, Trace::decode);
+}
+
+#[test]
+fn execute_call() {
+    let file = load("execute_call");
+    for case in cases(&file, "valid") {
+        let (value, bytes): (ExecuteCall, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
+        assert_eq!(value.abi_encode(), bytes, "{}", case["name"]);
+        assert_eq!(ExecuteCall::abi_decode(&bytes).unwrap(), value);
+    }
+    check_invalid(&file, ExecuteCall::abi_decode);
+}
+
+#[test]
+fn execute_gas_cost_cases() {
+    let file = load("execute_gas_cost");
+    for case in cases(&file, "cases") {
+        let got = execute_gas_cost(&hex_bytes(&case["trace"]));
+        match case["gas"].as_u64() {
+            Some(gas) => assert_eq!(got, Ok(gas), "{}", case["name"]),
+            None => assert_eq!(
+                got.unwrap_err().kind(),
+                case["error"].as_str().unwrap(),
+                "{}",
+                case["name"]
+            ),
+        }
+    }
+}

@@ -9,3 +9,4 @@ pub mod bench;
 pub mod config;
 pub mod conformance;
 pub mod execute_local;
+pub mod protocol;

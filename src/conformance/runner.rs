@@ -20,9 +20,9 @@ use crate::execute_local::stateless::verify_chunk;
 use crate::execute_local::store::StateStore;
 use crate::execute_local::witness::record_witness;
 use alloy_consensus::{Block, Header, TxEnvelope};
-use alloy_primitives::{Address, keccak256};
+use alloy_primitives::{Address, B256, keccak256};
 use alloy_rlp::Decodable;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Chain id of the BlockchainTests.
@@ -73,7 +73,10 @@ struct TestRun<'a> {
     test: &'a BlockchainTest,
     rules: ChainRules,
     store: &'a StateStore,
-    headers: Vec<Header>,
+    /// Every accepted block by hash (genesis has no body).
+    known: HashMap<B256, (Header, Option<EthBlock>)>,
+    /// The chain the store holds, genesis first.
+    canonical: Vec<B256>,
     witness_bytes: usize,
     valid_blocks: usize,
 }
@@ -85,7 +88,8 @@ impl<'a> TestRun<'a> {
             test,
             rules,
             store,
-            headers: Vec::new(),
+            known: HashMap::new(),
+            canonical: Vec::new(),
             witness_bytes: 0,
             valid_blocks: 0,
         }
@@ -126,14 +130,19 @@ impl<'a> TestRun<'a> {
         state
             .write(self.store, genesis.number, &sealed)
             .map_err(|e| format!("writing genesis: {e}"))?;
-        self.headers.push(genesis.clone());
+        self.known.insert(sealed.hash, (genesis.clone(), None));
+        self.canonical.push(sealed.hash);
         Ok(())
     }
 
     /// `Err` carries the test's verdict when this block decides it.
     fn block(&mut self, index: usize, fixture: &FixtureBlock) -> Result<(), Outcome> {
         let expected_failure = fixture.expect_exception.as_deref();
-        match (self.try_block(fixture), expected_failure) {
+        let attempt = self.decode(fixture).and_then(|block| {
+            self.switch_to_parent(block.header.parent_hash)?;
+            self.try_block(block)
+        });
+        match (attempt, expected_failure) {
             (Ok(pending), None) => self.accept(index, pending),
             (Ok(_), Some(exception)) => Err(fail(
                 Mode::Stateful,
@@ -144,14 +153,63 @@ impl<'a> TestRun<'a> {
         }
     }
 
-    /// Decodes, checks and executes a block without committing it.
-    fn try_block(&self, fixture: &FixtureBlock) -> Result<(EthBlock, PendingBlock), String> {
+    fn decode(&self, fixture: &FixtureBlock) -> Result<Block<TxEnvelope>, String> {
         let mut rlp = &fixture.rlp[..];
         let block = Block::<TxEnvelope>::decode(&mut rlp).map_err(|e| format!("block RLP: {e}"))?;
         if !rlp.is_empty() {
             return Err(format!("{} bytes after the block RLP", rlp.len()));
         }
-        let parent = self.headers.last().ok_or("no parent header")?;
+        Ok(block)
+    }
+
+    /// Makes the store's head the block's parent: a side chain is entered by rolling the
+    /// store back to the common ancestor and replaying the branch's accepted blocks.
+    fn switch_to_parent(&mut self, parent: B256) -> Result<(), String> {
+        if self.canonical.last() == Some(&parent) {
+            return Ok(());
+        }
+        let mut branch = Vec::new();
+        let mut cursor = parent;
+        while !self.canonical.contains(&cursor) {
+            let (header, _) = self
+                .known
+                .get(&cursor)
+                .ok_or(format!("unknown parent {parent}"))?;
+            branch.push(cursor);
+            cursor = header.parent_hash;
+        }
+        let ancestor = self
+            .known
+            .get(&cursor)
+            .map(|(h, _)| h.number)
+            .ok_or("unknown ancestor")?;
+        self.store
+            .rollback_to(ancestor)
+            .map_err(|e| format!("rollback: {e}"))?;
+        let keep = self
+            .canonical
+            .iter()
+            .position(|h| *h == cursor)
+            .map_or(0, |i| i + 1);
+        self.canonical.truncate(keep);
+        for hash in branch.into_iter().rev() {
+            let Some((_, Some(block))) = self.known.get(&hash) else {
+                return Err("branch block missing".into());
+            };
+            let pending =
+                execute_on_store(self.store, &self.rules, block).map_err(|e| e.to_string())?;
+            pending
+                .commit(self.store)
+                .map_err(|e| format!("replaying branch: {e}"))?;
+            self.canonical.push(hash);
+        }
+        Ok(())
+    }
+
+    /// Checks and executes a block on the store's head without committing it.
+    fn try_block(&self, block: Block<TxEnvelope>) -> Result<(EthBlock, PendingBlock), String> {
+        let head = self.canonical.last().ok_or("empty chain")?;
+        let (parent, _) = self.known.get(head).ok_or("no parent header")?;
         validate_header_against_parent(&block.header, parent, self.rules.spec())
             .map_err(|e| e.to_string())?;
         validate_body(&block, self.rules.spec()).map_err(|e| e.to_string())?;
@@ -172,7 +230,9 @@ impl<'a> TestRun<'a> {
         pending
             .commit(self.store)
             .map_err(|e| fail(Mode::Stateful, format!("block {index}: commit: {e}")))?;
-        self.headers.push(block.header);
+        self.canonical.push(block.hash);
+        self.known
+            .insert(block.hash, (block.header.clone(), Some(block)));
         self.valid_blocks += 1;
         Ok(())
     }
@@ -182,7 +242,8 @@ impl<'a> TestRun<'a> {
         let blocks = std::slice::from_ref(block);
         let (witness, _) = record_witness(self.store, &self.rules, blocks)
             .map_err(|e| format!("recording: {e}"))?;
-        let parent = self.headers.last().ok_or("no parent header")?;
+        let head = self.canonical.last().ok_or("empty chain")?;
+        let (parent, _) = self.known.get(head).ok_or("no parent header")?;
         let steps = verify_chunk::<_, EthHeaders>(
             &self.rules,
             parent.state_root,

@@ -90,7 +90,10 @@ impl<'a> Reader<'a> {
     }
 
     /// A `len u32 | bytes` item; returns the bytes and their absolute start offset.
-    pub(crate) fn prefixed(&mut self, what: &'static str) -> Result<(&'a [u8], usize), ProtocolError> {
+    pub(crate) fn prefixed(
+        &mut self,
+        what: &'static str,
+    ) -> Result<(&'a [u8], usize), ProtocolError> {
         let len = self.u32(what)?;
         let start = self.offset();
         // u32 -> usize is lossless on every supported target; MAX makes `take` fail cleanly.
@@ -102,7 +105,11 @@ impl<'a> Reader<'a> {
     pub(crate) fn finish(&self, what: &'static str) -> Result<(), ProtocolError> {
         match self.remaining() {
             0 => Ok(()),
-            count => Err(ProtocolError::TrailingBytes { what, offset: self.offset(), count }),
+            count => Err(ProtocolError::TrailingBytes {
+                what,
+                offset: self.offset(),
+                count,
+            }),
         }
     }
 }
@@ -110,18 +117,30 @@ impl<'a> Reader<'a> {
 /// Checks `n <= max` (a count or length against its prefix width or protocol limit).
 pub(crate) fn check_max(n: usize, max: usize, what: &'static str) -> Result<(), ProtocolError> {
     if n > max {
-        return Err(ProtocolError::TooLarge { what, found: n, max });
+        return Err(ProtocolError::TooLarge {
+            what,
+            found: n,
+            max,
+        });
     }
     Ok(())
 }
 
 /// `n` as a u32 prefix, or `TooLarge`.
 pub(crate) fn u32_len(n: usize, what: &'static str) -> Result<u32, ProtocolError> {
-    u32::try_from(n).map_err(|_| ProtocolError::TooLarge { what, found: n, max: u32::MAX as usize })
+    u32::try_from(n).map_err(|_| ProtocolError::TooLarge {
+        what,
+        found: n,
+        max: u32::MAX as usize,
+    })
 }
 
 /// Appends `len u32 | bytes`.
-pub(crate) fn put_prefixed(out: &mut Vec<u8>, bytes: &[u8], what: &'static str) -> Result<(), ProtocolError> {
+pub(crate) fn put_prefixed(
+    out: &mut Vec<u8>,
+    bytes: &[u8],
+    what: &'static str,
+) -> Result<(), ProtocolError> {
     let len = u32_len(bytes.len(), what)?;
     out.extend_from_slice(&len.to_be_bytes());
     out.extend_from_slice(bytes);

@@ -36,7 +36,10 @@ pub struct L2Header {
 impl L2Header {
     /// The genesis header: everything zero except the genesis state root.
     pub fn genesis(state_root: B256) -> Self {
-        Self { state_root, ..Self::default() }
+        Self {
+            state_root,
+            ..Self::default()
+        }
     }
 
     /// The 160-byte encoding.
@@ -67,7 +70,11 @@ impl L2Header {
 
     pub(crate) fn decode_at(bytes: &[u8], base: usize) -> Result<Self, ProtocolError> {
         if bytes.len() != L2_HEADER_LEN {
-            return Err(ProtocolError::BadLength { what: "l2_header", expected: L2_HEADER_LEN, found: bytes.len() });
+            return Err(ProtocolError::BadLength {
+                what: "l2_header",
+                expected: L2_HEADER_LEN,
+                found: bytes.len(),
+            });
         }
         let mut r = Reader::new(bytes, base);
         Ok(Self {
@@ -102,7 +109,11 @@ impl Checkpoint {
     /// The 96-byte encoding.
     pub fn encode(&self) -> [u8; CHECKPOINT_LEN] {
         let mut out = [0u8; CHECKPOINT_LEN];
-        let words = [self.input_commitment.0, self.post_state_root.0, word(self.gas_used)];
+        let words = [
+            self.input_commitment.0,
+            self.post_state_root.0,
+            word(self.gas_used),
+        ];
         for (chunk, w) in out.chunks_exact_mut(32).zip(words.iter()) {
             chunk.copy_from_slice(w);
         }
@@ -117,7 +128,11 @@ impl Checkpoint {
     /// Strict decode of exactly 96 bytes.
     pub fn decode(bytes: &[u8]) -> Result<Self, ProtocolError> {
         if bytes.len() != CHECKPOINT_LEN {
-            return Err(ProtocolError::BadLength { what: "checkpoint", expected: CHECKPOINT_LEN, found: bytes.len() });
+            return Err(ProtocolError::BadLength {
+                what: "checkpoint",
+                expected: CHECKPOINT_LEN,
+                found: bytes.len(),
+            });
         }
         let mut r = Reader::new(bytes, 0);
         Ok(Self {

@@ -28,8 +28,10 @@ mod proptests;
 pub use block_inputs::{BLOCK_INPUTS_FIXED_LEN, BLOCK_INPUTS_GAS_LIMIT_OFFSET, BlockInputs};
 pub use error::ProtocolError;
 pub use execute::{
-    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, ExecuteCall, decode_execute_output, encode_execute_output,
-    execute_gas_cost,
+    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, ExecuteCall, decode_execute_output,
+    encode_execute_output, execute_gas_cost,
 };
 pub use header::{CHECKPOINT_LEN, Checkpoint, L2_HEADER_LEN, L2Header};
-pub use trace::{MAX_WITNESS_HEADERS, TRACE_BLOCKS_OFFSET, TRACE_VERSION, Trace, Witness, block_input_ranges};
+pub use trace::{
+    MAX_WITNESS_HEADERS, TRACE_BLOCKS_OFFSET, TRACE_VERSION, Trace, Witness, block_input_ranges,
+};

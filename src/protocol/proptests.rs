@@ -19,27 +19,44 @@ fn arb_bytes(max: usize) -> impl Strategy<Value = Bytes> {
 }
 
 fn arb_block_inputs() -> impl Strategy<Value = BlockInputs> {
-    let fixed = (any::<u64>(), any::<u64>(), any::<[u8; 20]>(), arb_b256(), any::<u64>(), any::<u64>(), arb_b256());
-    (fixed, proptest::collection::vec(arb_bytes(40), 0..4)).prop_map(|(f, transactions)| BlockInputs {
-        number: f.0,
-        timestamp: f.1,
-        fee_recipient: Address::new(f.2),
-        prev_randao: f.3,
-        gas_limit: f.4,
-        base_fee: f.5,
-        l1_anchor: f.6,
-        transactions,
+    let fixed = (
+        any::<u64>(),
+        any::<u64>(),
+        any::<[u8; 20]>(),
+        arb_b256(),
+        any::<u64>(),
+        any::<u64>(),
+        arb_b256(),
+    );
+    (fixed, proptest::collection::vec(arb_bytes(40), 0..4)).prop_map(|(f, transactions)| {
+        BlockInputs {
+            number: f.0,
+            timestamp: f.1,
+            fee_recipient: Address::new(f.2),
+            prev_randao: f.3,
+            gas_limit: f.4,
+            base_fee: f.5,
+            l1_anchor: f.6,
+            transactions,
+        }
     })
 }
 
 fn arb_header() -> impl Strategy<Value = L2Header> {
-    (arb_b256(), any::<u64>(), arb_b256(), arb_b256(), any::<u64>()).prop_map(|h| L2Header {
-        parent_hash: h.0,
-        number: h.1,
-        input_commitment: h.2,
-        state_root: h.3,
-        gas_used: h.4,
-    })
+    (
+        arb_b256(),
+        any::<u64>(),
+        arb_b256(),
+        arb_b256(),
+        any::<u64>(),
+    )
+        .prop_map(|h| L2Header {
+            parent_hash: h.0,
+            number: h.1,
+            input_commitment: h.2,
+            state_root: h.3,
+            gas_used: h.4,
+        })
 }
 
 /// A contiguous chain of 1..=4 headers: the first is arbitrary, the rest link to it.
@@ -51,7 +68,13 @@ fn arb_header_chain() -> impl Strategy<Value = Vec<L2Header>> {
         for (input_commitment, state_root, gas_used) in rest {
             let prev = chain[chain.len() - 1];
             let parent_hash = prev.block_hash();
-            chain.push(L2Header { parent_hash, number: prev.number + 1, input_commitment, state_root, gas_used });
+            chain.push(L2Header {
+                parent_hash,
+                number: prev.number + 1,
+                input_commitment,
+                state_root,
+                gas_used,
+            });
         }
         chain
     })
@@ -61,14 +84,28 @@ fn arb_trace() -> impl Strategy<Value = Trace> {
     let blocks = proptest::collection::vec(arb_block_inputs(), 1..4);
     let nodes = proptest::collection::vec(arb_bytes(24), 0..5);
     let codes = proptest::collection::vec(arb_bytes(24), 0..5);
-    (any::<u64>(), blocks, nodes, codes, arb_header_chain()).prop_map(|(chain_id, blocks, nodes, codes, headers)| {
-        let parent_hash = headers[headers.len() - 1].block_hash();
-        Trace { chain_id, parent_hash, blocks, witness: Witness { nodes, codes, headers } }
-    })
+    (any::<u64>(), blocks, nodes, codes, arb_header_chain()).prop_map(
+        |(chain_id, blocks, nodes, codes, headers)| {
+            let parent_hash = headers[headers.len() - 1].block_hash();
+            Trace {
+                chain_id,
+                parent_hash,
+                blocks,
+                witness: Witness {
+                    nodes,
+                    codes,
+                    headers,
+                },
+            }
+        },
+    )
 }
 
 fn canonical(trace: &Trace) -> Trace {
-    Trace { witness: trace.witness.canonical(), ..trace.clone() }
+    Trace {
+        witness: trace.witness.canonical(),
+        ..trace.clone()
+    }
 }
 
 proptest! {
@@ -154,10 +191,22 @@ proptest! {
 
 #[test]
 fn execute_output_words() {
-    assert_eq!(decode_execute_output(&encode_execute_output(true)), Ok(true));
-    assert_eq!(decode_execute_output(&encode_execute_output(false)), Ok(false));
-    assert_eq!(decode_execute_output(&[0u8; 31]).unwrap_err().kind(), "bad_length");
+    assert_eq!(
+        decode_execute_output(&encode_execute_output(true)),
+        Ok(true)
+    );
+    assert_eq!(
+        decode_execute_output(&encode_execute_output(false)),
+        Ok(false)
+    );
+    assert_eq!(
+        decode_execute_output(&[0u8; 31]).unwrap_err().kind(),
+        "bad_length"
+    );
     let mut two = [0u8; 32];
     two[31] = 2;
-    assert_eq!(decode_execute_output(&two).unwrap_err().kind(), "invalid_output");
+    assert_eq!(
+        decode_execute_output(&two).unwrap_err().kind(),
+        "invalid_output"
+    );
 }

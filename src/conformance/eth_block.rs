@@ -3,7 +3,7 @@
 
 use crate::execute_local::block::{BlockEnvInput, BlockOutcome, InvalidTxPolicy, PreparedTx};
 use crate::execute_local::chunk::{BlockSpec, Sealed};
-use crate::execute_local::stateless::HeaderFormat;
+use crate::execute_local::stateless::{HeaderFormat, HeaderLink};
 use crate::execute_local::txs::prepare_envelope;
 use alloy_consensus::{Block, Header, TxEnvelope};
 use alloy_eips::eip4895::Withdrawal;
@@ -75,12 +75,17 @@ pub fn encode_header(header: &Header) -> Bytes {
 pub struct EthHeaders;
 
 impl HeaderFormat for EthHeaders {
-    fn link(bytes: &[u8]) -> Result<(u64, B256, B256), String> {
+    fn link(bytes: &[u8]) -> Result<HeaderLink, String> {
         let mut buf = bytes;
         let header = Header::decode(&mut buf).map_err(|err| err.to_string())?;
         if !buf.is_empty() {
             return Err(format!("{} trailing bytes", buf.len()));
         }
-        Ok((header.number, header.parent_hash, keccak256(bytes)))
+        Ok(HeaderLink {
+            number: header.number,
+            parent_hash: header.parent_hash,
+            hash: keccak256(bytes),
+            state_root: header.state_root,
+        })
     }
 }

@@ -47,6 +47,12 @@ pub enum VerifyError {
     UnusedHeaders { first: u64, oldest: Option<u64> },
     #[error("no block to verify")]
     NoBlocks,
+    #[error("the witness carries no parent header")]
+    MissingParentHeader,
+    #[error("the parent header's state root {header} is not the pre-state root {claimed}")]
+    PreStateMismatch { header: B256, claimed: B256 },
+    #[error("block {number} does not follow the parent header {parent}")]
+    WrongBlockNumber { number: u64, parent: u64 },
     #[error(transparent)]
     Execution(#[from] ExecError),
 }
@@ -63,47 +69,73 @@ impl VerifyError {
 
 /// A chain's header format, as far as ancestry is concerned.
 pub trait HeaderFormat {
-    /// (number, parent hash, own hash) of an encoded header.
-    fn link(bytes: &[u8]) -> Result<(u64, B256, B256), String>;
+    /// Number, parent hash, own hash and state root of an encoded header.
+    fn link(bytes: &[u8]) -> Result<HeaderLink, String>;
 }
 
-/// Ancestor hashes proven by a header chain ending at `parent_hash`.
+/// What ancestry needs of a header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderLink {
+    pub number: u64,
+    pub parent_hash: B256,
+    pub hash: B256,
+    pub state_root: B256,
+}
+
+/// Ancestor hashes proven by a witness, and the parent they end at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Ancestry {
+    pub hashes: BTreeMap<u64, B256>,
+    pub parent: HeaderLink,
+}
+
+/// Checks the witness headers: a contiguous chain, oldest first, whose last header is the
+/// chunk's parent (hash `parent_hash`, state root `pre_state_root`).
 pub fn verify_ancestry<H: HeaderFormat>(
     headers: &[Bytes],
     parent_hash: B256,
-) -> Result<BTreeMap<u64, B256>, VerifyError> {
+    pre_state_root: B256,
+) -> Result<Ancestry, VerifyError> {
     if headers.len() > MAX_ANCESTORS {
         return Err(VerifyError::TooManyAncestors {
             count: headers.len(),
         });
     }
     let mut hashes = BTreeMap::new();
-    let mut previous: Option<(u64, B256)> = None;
+    let mut previous: Option<HeaderLink> = None;
     for (index, bytes) in headers.iter().enumerate() {
-        let (number, parent, hash) =
+        let link =
             H::link(bytes).map_err(|reason| VerifyError::MalformedHeader { index, reason })?;
-        if let Some((prev_number, prev_hash)) = previous {
-            if parent != prev_hash || Some(number) != prev_number.checked_add(1) {
-                let reason =
-                    format!("block {number} does not follow block {prev_number} ({prev_hash})");
+        if let Some(prev) = previous {
+            if link.parent_hash != prev.hash || Some(link.number) != prev.number.checked_add(1) {
+                let reason = format!(
+                    "block {} does not follow block {} ({})",
+                    link.number, prev.number, prev.hash
+                );
                 return Err(VerifyError::BrokenAncestry { index, reason });
             }
         }
-        hashes.insert(number, hash);
-        previous = Some((number, hash));
+        hashes.insert(link.number, link.hash);
+        previous = Some(link);
     }
-    if let Some((number, hash)) = previous {
-        if hash != parent_hash {
-            let reason = format!(
-                "last header {number} hashes to {hash}, the chunk's parent is {parent_hash}"
-            );
-            return Err(VerifyError::BrokenAncestry {
-                index: headers.len() - 1,
-                reason,
-            });
-        }
+    let parent = previous.ok_or(VerifyError::MissingParentHeader)?;
+    if parent.hash != parent_hash {
+        let reason = format!(
+            "last header {} hashes to {}, the chunk's parent is {parent_hash}",
+            parent.number, parent.hash
+        );
+        return Err(VerifyError::BrokenAncestry {
+            index: headers.len() - 1,
+            reason,
+        });
     }
-    Ok(hashes)
+    if parent.state_root != pre_state_root {
+        return Err(VerifyError::PreStateMismatch {
+            header: parent.state_root,
+            claimed: pre_state_root,
+        });
+    }
+    Ok(Ancestry { hashes, parent })
 }
 
 /// Sources over a witness that note what was used.
@@ -155,8 +187,10 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
     if let Some(index) = witness.codes.iter().position(|c| c.is_empty()) {
         return Err(VerifyError::EmptyCode { index });
     }
-    let ancestors = verify_ancestry::<H>(&witness.headers, parent_hash)?;
-    let first_header = ancestors.keys().next().copied();
+    let ancestry = verify_ancestry::<H>(&witness.headers, parent_hash, pre_state_root)?;
+    check_numbers(blocks, ancestry.parent.number)?;
+    let first_header = ancestry.hashes.keys().next().copied();
+    let ancestors = ancestry.hashes;
     let node_map = MemNodes(nodes.iter().map(|(h, n)| (*h, n.clone())).collect());
     let maps = WitnessMaps {
         nodes: RecordingSource::new(&node_map),
@@ -187,13 +221,33 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
             hash: *hash,
         });
     }
-    let oldest = used_numbers.into_inner().first().copied();
+    let oldest = used_numbers
+        .into_inner()
+        .first()
+        .copied()
+        .unwrap_or(ancestry.parent.number);
     if let Some(first) = first_header {
-        if oldest != Some(first) {
-            return Err(VerifyError::UnusedHeaders { first, oldest });
+        if oldest.min(ancestry.parent.number) != first {
+            return Err(VerifyError::UnusedHeaders {
+                first,
+                oldest: Some(oldest),
+            });
         }
     }
     Ok(steps)
+}
+
+/// Blocks must continue the parent header's numbering, one by one.
+fn check_numbers<B: BlockSpec>(blocks: &[B], parent: u64) -> Result<(), VerifyError> {
+    for (offset, block) in (1u64..).zip(blocks) {
+        if Some(block.number()) != parent.checked_add(offset) {
+            return Err(VerifyError::WrongBlockNumber {
+                number: block.number(),
+                parent,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Items keyed by their keccak256, requiring strictly ascending order.

@@ -110,17 +110,23 @@ pub fn record_witness<B: BlockSpec>(
         parent: head.number,
     };
     let steps = run_chunk(rules, head.state_root, head.hash, blocks, &sources)?;
-    let headers = match sources.numbers.borrow().first() {
-        None => Vec::new(),
-        Some(&oldest) => (oldest..=head.number)
-            .map(|n| {
-                store
-                    .header(n)?
-                    .map(|(_, bytes)| bytes)
-                    .ok_or(RecordError::MissingHeader { number: n })
-            })
-            .collect::<Result<Vec<_>, RecordError>>()?,
-    };
+    // Contiguous from the oldest hash BLOCKHASH used (or the parent) up to the parent, which
+    // is always present: it binds the pre-state root and the numbering.
+    let oldest = sources
+        .numbers
+        .borrow()
+        .first()
+        .copied()
+        .unwrap_or(head.number)
+        .min(head.number);
+    let headers = (oldest..=head.number)
+        .map(|n| {
+            store
+                .header(n)?
+                .map(|(_, bytes)| bytes)
+                .ok_or(RecordError::MissingHeader { number: n })
+        })
+        .collect::<Result<Vec<_>, RecordError>>()?;
     let nodes = sources.nodes.into_recorded().into_values().collect();
     let codes = sources.codes.into_inner().into_values().collect();
     Ok((

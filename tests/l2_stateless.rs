@@ -1,0 +1,354 @@
+//! The L2 path end to end: stateful replay into rocksdb, trace recording, and the EXECUTE
+//! semantics over the trace alone; tampered traces never verify; rollback restores state.
+
+mod common;
+
+use alloy_primitives::{Address, B256, Bytes, U256};
+use common::{TestChain, storage_writer_address};
+use native_challenger::execute_local::execute::{ExecuteError, execute, record_trace};
+use native_challenger::execute_local::l2::L2Block;
+use native_challenger::execute_local::l2::L2Headers;
+use native_challenger::execute_local::stateless::{VerifyError, verify_chunk};
+use native_challenger::execute_local::witness::Witness;
+use native_challenger::protocol::{ExecuteCall, Trace};
+use proptest::prelude::*;
+
+/// Genesis, then block 1 (transfers to fresh accounts, a deployment, storage writes) and
+/// block 2 (storage deletions that collapse branches, a stale-nonce tx, garbage bytes).
+fn two_blocks(chain: &mut TestChain) -> (L2Block, L2Block) {
+    let fresh = |i: u8| Address::repeat_byte(0x10 + i);
+    let txs1 = vec![
+        chain.transfer(0, fresh(1), 1_000),
+        chain.transfer(1, fresh(2), 2_000),
+        chain.deploy_writer(2),
+        chain.write_slots(3, 100, 6, 7),
+    ];
+    let b1 = chain.block(1, txs1);
+    let stale = chain.tx_with_nonce(
+        0,
+        0,
+        alloy_primitives::TxKind::Call(fresh(3)),
+        U256::from(1),
+        Bytes::new(),
+        21_000,
+    );
+    let txs2 = vec![
+        chain.write_slots(3, 0, 8, 0),
+        stale,
+        Bytes::from_static(&[0x02, 0xc0]),
+        chain.transfer(1, fresh(4), 5),
+    ];
+    (b1, chain.block(2, txs2))
+}
+
+fn call_for(trace: &Trace, pre: B256, post: B256, gas_used: u64) -> ExecuteCall {
+    ExecuteCall {
+        pre_state_root: pre,
+        post_state_root: post,
+        trace: trace.encode().expect("encode").into(),
+        gas_used,
+    }
+}
+
+#[test]
+fn replay_trace_and_execute_agree() {
+    let mut chain = TestChain::new();
+    let (b1, b2) = two_blocks(&mut chain);
+    for block in [b1, b2] {
+        let parent = chain.head();
+        let (trace, steps) =
+            record_trace(&chain.store, &chain.rules, std::slice::from_ref(&block)).expect("trace");
+        let pending = native_challenger::execute_local::replay::execute_on_store(
+            &chain.store,
+            &chain.rules,
+            &block,
+        )
+        .expect("execute");
+        assert_eq!(
+            steps[0].post_state_root, pending.post_state_root,
+            "recording and replay disagree"
+        );
+        let gas = pending.outcome.gas_used;
+        let root = pending.post_state_root;
+        if block.inputs.number == 2 {
+            assert_eq!(
+                pending.outcome.skipped.len(),
+                2,
+                "stale nonce and garbage are skipped"
+            );
+            assert_eq!(pending.outcome.receipts.len(), 2);
+        }
+        pending.commit(&chain.store).expect("commit");
+        assert_ne!(root, parent.state_root);
+        assert!(
+            execute(
+                &chain.rules,
+                &call_for(&trace, parent.state_root, root, gas)
+            )
+            .expect("valid trace")
+        );
+        assert!(
+            !execute(
+                &chain.rules,
+                &call_for(&trace, parent.state_root, B256::repeat_byte(1), gas)
+            )
+            .expect("mismatch is a verdict")
+        );
+        assert!(
+            !execute(
+                &chain.rules,
+                &call_for(&trace, parent.state_root, root, gas + 1)
+            )
+            .expect("mismatch is a verdict")
+        );
+        // The wrong pre-state root cannot be proven: the parent header binds it.
+        assert!(
+            execute(
+                &chain.rules,
+                &call_for(&trace, B256::repeat_byte(2), root, gas)
+            )
+            .is_err()
+        );
+    }
+    // Storage slots 0..8 of the genesis contract were deleted, 100..106 written.
+    assert_eq!(
+        chain
+            .store
+            .storage(&storage_writer_address(), &U256::from(3))
+            .unwrap(),
+        U256::ZERO
+    );
+    assert_eq!(
+        chain
+            .store
+            .storage(&storage_writer_address(), &U256::from(105))
+            .unwrap(),
+        U256::from(7)
+    );
+}
+
+#[test]
+fn two_block_chunk_verifies() {
+    let mut chain = TestChain::new();
+    let (b1, b2) = two_blocks(&mut chain);
+    let genesis = chain.head();
+    let (trace, steps) =
+        record_trace(&chain.store, &chain.rules, &[b1.clone(), b2.clone()]).expect("trace");
+    chain.apply(&b1);
+    let head = chain.apply(&b2);
+    assert_eq!(steps[1].post_state_root, head.state_root);
+    let total: u64 = (1..=2u64)
+        .map(|n| {
+            let (_, bytes) = chain.store.header(n).unwrap().unwrap();
+            native_challenger::protocol::L2Header::decode(&bytes)
+                .unwrap()
+                .gas_used
+        })
+        .sum();
+    assert!(
+        execute(
+            &chain.rules,
+            &call_for(&trace, genesis.state_root, head.state_root, total)
+        )
+        .unwrap()
+    );
+    assert!(
+        !execute(
+            &chain.rules,
+            &call_for(&trace, genesis.state_root, head.state_root, total - 1)
+        )
+        .unwrap()
+    );
+}
+
+/// A valid trace of block 2 and the call that proves it.
+fn block_two_call() -> (TestChain, Trace, ExecuteCall) {
+    let mut chain = TestChain::new();
+    let (b1, b2) = two_blocks(&mut chain);
+    chain.apply(&b1);
+    let parent = chain.head();
+    let (trace, steps) = record_trace(&chain.store, &chain.rules, &[b2]).expect("trace");
+    let call = call_for(
+        &trace,
+        parent.state_root,
+        steps[0].post_state_root,
+        steps[0].outcome.gas_used,
+    );
+    assert!(execute(&chain.rules, &call).unwrap());
+    (chain, trace, call)
+}
+
+fn fails(chain: &TestChain, trace: &Trace, call: &ExecuteCall) -> ExecuteError {
+    let call = ExecuteCall {
+        trace: trace.encode().expect("encode").into(),
+        ..call.clone()
+    };
+    match execute(&chain.rules, &call) {
+        Err(err) => err,
+        Ok(verdict) => panic!("tampered trace gave verdict {verdict}"),
+    }
+}
+
+#[test]
+fn tampered_witnesses_are_typed_errors() {
+    let (chain, trace, call) = block_two_call();
+    // Truncated: every single node dropped in turn.
+    for index in 0..trace.witness.nodes.len() {
+        let mut t = trace.clone();
+        t.witness.nodes.remove(index);
+        let err = fails(&chain, &t, &call);
+        assert!(
+            matches!(err, ExecuteError::Witness(ref e) if e.fault().is_some()),
+            "dropped node {index}: {err}"
+        );
+    }
+    // A dropped code.
+    let mut t = trace.clone();
+    t.witness.codes.clear();
+    assert!(matches!(fails(&chain, &t, &call), ExecuteError::Witness(_)));
+    // A foreign node (well formed, never referenced).
+    let mut t = trace.clone();
+    t.witness.nodes.push(Bytes::from(alloy_rlp::encode(vec![
+        Bytes::from(vec![0x20; 40]),
+        Bytes::from(vec![7u8; 40]),
+    ])));
+    let err = fails(&chain, &t.clone(), &call);
+    assert!(
+        matches!(
+            err,
+            ExecuteError::Witness(VerifyError::Unused { kind: "node", .. })
+        ),
+        "{err}"
+    );
+    // Bit-flipped node: re-sorted so only the content is wrong.
+    let mut t = trace.clone();
+    let mut node = t.witness.nodes[0].to_vec();
+    let last = node.len() - 1;
+    node[last] ^= 1;
+    t.witness.nodes[0] = node.into();
+    assert!(matches!(
+        fails(&chain, &t, &call),
+        ExecuteError::Witness(_) | ExecuteError::Malformed(_)
+    ));
+    // A foreign block: the inputs of another number.
+    let mut t = trace.clone();
+    t.blocks[0].number += 1;
+    assert!(matches!(
+        fails(&chain, &t, &call),
+        ExecuteError::Witness(VerifyError::WrongBlockNumber { .. })
+    ));
+    // Another chain.
+    let mut t = trace.clone();
+    t.chain_id += 1;
+    assert!(matches!(
+        fails(&chain, &t, &call),
+        ExecuteError::WrongChain { .. }
+    ));
+}
+
+#[test]
+fn malformed_trace_bytes_are_typed_errors() {
+    let (chain, _trace, call) = block_two_call();
+    let bytes = call.trace.to_vec();
+    // Reordered witness nodes, truncation, a trailing byte: decode errors.
+    let cases: Vec<Vec<u8>> = vec![
+        bytes[..bytes.len() - 1].to_vec(),
+        [bytes.clone(), vec![0]].concat(),
+        bytes[..40].to_vec(),
+        Vec::new(),
+    ];
+    for case in cases {
+        let call = ExecuteCall {
+            trace: case.into(),
+            ..call.clone()
+        };
+        assert!(matches!(
+            execute(&chain.rules, &call),
+            Err(ExecuteError::Malformed(_))
+        ));
+    }
+    // Reordered witness nodes, handed to the stateless verifier directly.
+    let trace = Trace::decode(&bytes).unwrap();
+    let mut witness = Witness {
+        nodes: trace.witness.nodes.clone(),
+        codes: trace.witness.codes.clone(),
+        headers: trace
+            .witness
+            .headers
+            .iter()
+            .map(|h| Bytes::copy_from_slice(&h.encode()))
+            .collect(),
+    };
+    witness.nodes.swap(0, 1);
+    let blocks: Vec<L2Block> = trace
+        .blocks
+        .iter()
+        .cloned()
+        .map(|b| L2Block::new(b).unwrap())
+        .collect();
+    let err = verify_chunk::<_, L2Headers>(
+        &chain.rules,
+        call.pre_state_root,
+        trace.parent_hash,
+        &blocks,
+        &witness,
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, VerifyError::NotCanonical { kind: "nodes", .. }),
+        "{err}"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Arbitrary bit flips anywhere in the trace: never a panic, never "valid".
+    #[test]
+    fn flipped_bits_never_verify(flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4)) {
+        let (chain, _trace, call) = &*FIXTURE;
+        let mut bytes = call.trace.to_vec();
+        for (index, bit) in &flips {
+            let i = index.index(bytes.len());
+            bytes[i] ^= 1 << bit;
+        }
+        let changed = bytes != call.trace.to_vec();
+        let tampered = ExecuteCall { trace: bytes.into(), ..call.clone() };
+        let verdict = execute(&chain.rules, &tampered);
+        if changed {
+            prop_assert!(!matches!(verdict, Ok(true)), "a tampered trace verified");
+        }
+    }
+}
+
+static FIXTURE: std::sync::LazyLock<(TestChain, Trace, ExecuteCall)> =
+    std::sync::LazyLock::new(block_two_call);
+
+#[test]
+fn rollback_restores_state_and_replays_identically() {
+    let mut chain = TestChain::new();
+    let (b1, b2) = two_blocks(&mut chain);
+    let h1 = chain.apply(&b1);
+    let slot_before = chain
+        .store
+        .storage(&storage_writer_address(), &U256::from(3))
+        .unwrap();
+    let h2 = chain.apply(&b2);
+    assert_ne!(h1.state_root, h2.state_root);
+    let restored = chain.store.rollback_to(1).expect("rollback");
+    assert_eq!(restored, h1);
+    assert_eq!(
+        chain
+            .store
+            .storage(&storage_writer_address(), &U256::from(3))
+            .unwrap(),
+        slot_before
+    );
+    assert!(chain.store.header(2).unwrap().is_none());
+    let again = chain.apply(&b2);
+    assert_eq!(again, h2, "replaying after rollback gives the same block");
+    assert_eq!(
+        chain.store.rollback_to(5).expect("no-op"),
+        h2,
+        "rolling back past the head changes nothing"
+    );
+}

@@ -9,10 +9,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("reading {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("parsing {path}: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("[chain] fork = {fork:?}: {reason}")]
@@ -64,10 +61,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            level: default_level(),
-            format: LogFormat::default(),
-        }
+        Self { level: default_level(), format: LogFormat::default() }
     }
 }
 
@@ -94,10 +88,8 @@ fn default_level() -> String {
 impl Config {
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
         Self::parse(&text, path)
     }
 
@@ -116,15 +108,10 @@ impl Config {
             return Err(ConfigError::ZeroChainId);
         }
         if let Network::Skipped { reason } = network(&self.chain.fork) {
-            return Err(ConfigError::UnsupportedFork {
-                fork: self.chain.fork.clone(),
-                reason,
-            });
+            return Err(ConfigError::UnsupportedFork { fork: self.chain.fork.clone(), reason });
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
-            return Err(ConfigError::BadLogLevel {
-                level: self.log.level.clone(),
-            });
+            return Err(ConfigError::BadLogLevel { level: self.log.level.clone() });
         }
         Ok(())
     }
@@ -166,14 +153,9 @@ mod tests {
             Err(ConfigError::UnsupportedFork { .. })
         ));
         assert!(matches!(
-            parse(&format!(
-                "[chain]\nchain_id = 5\n{base}[log]\nlevel = \"loud\"\n"
-            )),
+            parse(&format!("[chain]\nchain_id = 5\n{base}[log]\nlevel = \"loud\"\n")),
             Err(ConfigError::BadLogLevel { .. })
         ));
-        assert!(matches!(
-            parse("[chain]\nchain_id = \"five\"\n"),
-            Err(ConfigError::Parse { .. })
-        ));
+        assert!(matches!(parse("[chain]\nchain_id = \"five\"\n"), Err(ConfigError::Parse { .. })));
     }
 }

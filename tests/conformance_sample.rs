@@ -27,11 +27,8 @@ fn fixtures() -> PathBuf {
 
 #[test]
 fn sample_passes_stateful_and_stateless() {
-    let paths: Vec<PathBuf> = SAMPLE
-        .iter()
-        .map(|p| fixtures().join(p))
-        .filter(|p| p.exists())
-        .collect();
+    let paths: Vec<PathBuf> =
+        SAMPLE.iter().map(|p| fixtures().join(p)).filter(|p| p.exists()).collect();
     assert!(
         paths.len() >= SAMPLE.len() - 2,
         "fixture sample missing under {}",
@@ -56,10 +53,7 @@ fn sample_passes_stateful_and_stateless() {
         .iter()
         .filter(|t| matches!(t.outcome, Outcome::Passed { witness_bytes, .. } if witness_bytes > 0))
         .count();
-    assert!(
-        witnessed * 10 >= report.passed * 9,
-        "stateless path must run for the valid blocks"
-    );
+    assert!(witnessed * 10 >= report.passed * 9, "stateless path must run for the valid blocks");
 }
 
 /// EIP-7610 storage-collision tests; see docs/conformance.md.

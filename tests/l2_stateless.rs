@@ -71,58 +71,30 @@ fn replay_trace_and_execute_agree() {
         let gas = pending.outcome.gas_used;
         let root = pending.post_state_root;
         if block.inputs.number == 2 {
-            assert_eq!(
-                pending.outcome.skipped.len(),
-                2,
-                "stale nonce and garbage are skipped"
-            );
+            assert_eq!(pending.outcome.skipped.len(), 2, "stale nonce and garbage are skipped");
             assert_eq!(pending.outcome.receipts.len(), 2);
         }
         pending.commit(&chain.store).expect("commit");
         assert_ne!(root, parent.state_root);
         assert!(
-            execute(
-                &chain.rules,
-                &call_for(&trace, parent.state_root, root, gas)
-            )
-            .expect("valid trace")
+            execute(&chain.rules, &call_for(&trace, parent.state_root, root, gas))
+                .expect("valid trace")
         );
         assert!(
-            !execute(
-                &chain.rules,
-                &call_for(&trace, parent.state_root, B256::repeat_byte(1), gas)
-            )
-            .expect("mismatch is a verdict")
+            !execute(&chain.rules, &call_for(&trace, parent.state_root, B256::repeat_byte(1), gas))
+                .expect("mismatch is a verdict")
         );
         assert!(
-            !execute(
-                &chain.rules,
-                &call_for(&trace, parent.state_root, root, gas + 1)
-            )
-            .expect("mismatch is a verdict")
+            !execute(&chain.rules, &call_for(&trace, parent.state_root, root, gas + 1))
+                .expect("mismatch is a verdict")
         );
         // The wrong pre-state root cannot be proven: the parent header binds it.
-        assert!(
-            execute(
-                &chain.rules,
-                &call_for(&trace, B256::repeat_byte(2), root, gas)
-            )
-            .is_err()
-        );
+        assert!(execute(&chain.rules, &call_for(&trace, B256::repeat_byte(2), root, gas)).is_err());
     }
     // Storage slots 0..8 of the genesis contract were deleted, 100..106 written.
+    assert_eq!(chain.store.storage(&storage_writer_address(), &U256::from(3)).unwrap(), U256::ZERO);
     assert_eq!(
-        chain
-            .store
-            .storage(&storage_writer_address(), &U256::from(3))
-            .unwrap(),
-        U256::ZERO
-    );
-    assert_eq!(
-        chain
-            .store
-            .storage(&storage_writer_address(), &U256::from(105))
-            .unwrap(),
+        chain.store.storage(&storage_writer_address(), &U256::from(105)).unwrap(),
         U256::from(7)
     );
 }
@@ -140,24 +112,16 @@ fn two_block_chunk_verifies() {
     let total: u64 = (1..=2u64)
         .map(|n| {
             let (_, bytes) = chain.store.header(n).unwrap().unwrap();
-            native_challenger::protocol::L2Header::decode(&bytes)
-                .unwrap()
-                .gas_used
+            native_challenger::protocol::L2Header::decode(&bytes).unwrap().gas_used
         })
         .sum();
     assert!(
-        execute(
-            &chain.rules,
-            &call_for(&trace, genesis.state_root, head.state_root, total)
-        )
-        .unwrap()
+        execute(&chain.rules, &call_for(&trace, genesis.state_root, head.state_root, total))
+            .unwrap()
     );
     assert!(
-        !execute(
-            &chain.rules,
-            &call_for(&trace, genesis.state_root, head.state_root, total - 1)
-        )
-        .unwrap()
+        !execute(&chain.rules, &call_for(&trace, genesis.state_root, head.state_root, total - 1))
+            .unwrap()
     );
 }
 
@@ -168,21 +132,14 @@ fn block_two_call() -> (TestChain, Trace, ExecuteCall) {
     chain.apply(&b1);
     let parent = chain.head();
     let (trace, steps) = record_trace(&chain.store, &chain.rules, &[b2]).expect("trace");
-    let call = call_for(
-        &trace,
-        parent.state_root,
-        steps[0].post_state_root,
-        steps[0].outcome.gas_used,
-    );
+    let call =
+        call_for(&trace, parent.state_root, steps[0].post_state_root, steps[0].outcome.gas_used);
     assert!(execute(&chain.rules, &call).unwrap());
     (chain, trace, call)
 }
 
 fn fails(chain: &TestChain, trace: &Trace, call: &ExecuteCall) -> ExecuteError {
-    let call = ExecuteCall {
-        trace: trace.encode().expect("encode").into(),
-        ..call.clone()
-    };
+    let call = ExecuteCall { trace: trace.encode().expect("encode").into(), ..call.clone() };
     match execute(&chain.rules, &call) {
         Err(err) => err,
         Ok(verdict) => panic!("tampered trace gave verdict {verdict}"),
@@ -214,10 +171,7 @@ fn tampered_witnesses_are_typed_errors() {
     ])));
     let err = fails(&chain, &t.clone(), &call);
     assert!(
-        matches!(
-            err,
-            ExecuteError::Witness(VerifyError::Unused { kind: "node", .. })
-        ),
+        matches!(err, ExecuteError::Witness(VerifyError::Unused { kind: "node", .. })),
         "{err}"
     );
     // Bit-flipped node: re-sorted so only the content is wrong.
@@ -240,10 +194,7 @@ fn tampered_witnesses_are_typed_errors() {
     // Another chain.
     let mut t = trace.clone();
     t.chain_id += 1;
-    assert!(matches!(
-        fails(&chain, &t, &call),
-        ExecuteError::WrongChain { .. }
-    ));
+    assert!(matches!(fails(&chain, &t, &call), ExecuteError::WrongChain { .. }));
 }
 
 #[test]
@@ -258,14 +209,8 @@ fn malformed_trace_bytes_are_typed_errors() {
         Vec::new(),
     ];
     for case in cases {
-        let call = ExecuteCall {
-            trace: case.into(),
-            ..call.clone()
-        };
-        assert!(matches!(
-            execute(&chain.rules, &call),
-            Err(ExecuteError::Malformed(_))
-        ));
+        let call = ExecuteCall { trace: case.into(), ..call.clone() };
+        assert!(matches!(execute(&chain.rules, &call), Err(ExecuteError::Malformed(_))));
     }
     // Reordered witness nodes, handed to the stateless verifier directly.
     let trace = Trace::decode(&bytes).unwrap();
@@ -280,12 +225,8 @@ fn malformed_trace_bytes_are_typed_errors() {
             .collect(),
     };
     witness.nodes.swap(0, 1);
-    let blocks: Vec<L2Block> = trace
-        .blocks
-        .iter()
-        .cloned()
-        .map(|b| L2Block::new(b).unwrap())
-        .collect();
+    let blocks: Vec<L2Block> =
+        trace.blocks.iter().cloned().map(|b| L2Block::new(b).unwrap()).collect();
     let err = verify_chunk::<_, L2Headers>(
         &chain.rules,
         call.pre_state_root,
@@ -294,10 +235,7 @@ fn malformed_trace_bytes_are_typed_errors() {
         &witness,
     )
     .unwrap_err();
-    assert!(
-        matches!(err, VerifyError::NotCanonical { kind: "nodes", .. }),
-        "{err}"
-    );
+    assert!(matches!(err, VerifyError::NotCanonical { kind: "nodes", .. }), "{err}");
 }
 
 proptest! {
@@ -328,19 +266,13 @@ fn rollback_restores_state_and_replays_identically() {
     let mut chain = TestChain::new();
     let (b1, b2) = two_blocks(&mut chain);
     let h1 = chain.apply(&b1);
-    let slot_before = chain
-        .store
-        .storage(&storage_writer_address(), &U256::from(3))
-        .unwrap();
+    let slot_before = chain.store.storage(&storage_writer_address(), &U256::from(3)).unwrap();
     let h2 = chain.apply(&b2);
     assert_ne!(h1.state_root, h2.state_root);
     let restored = chain.store.rollback_to(1).expect("rollback");
     assert_eq!(restored, h1);
     assert_eq!(
-        chain
-            .store
-            .storage(&storage_writer_address(), &U256::from(3))
-            .unwrap(),
+        chain.store.storage(&storage_writer_address(), &U256::from(3)).unwrap(),
         slot_before
     );
     assert!(chain.store.header(2).unwrap().is_none());

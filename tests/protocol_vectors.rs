@@ -15,19 +15,11 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
 
-const FILES: [&str; 6] = [
-    "block_inputs",
-    "l2_header",
-    "checkpoint",
-    "trace",
-    "execute_call",
-    "execute_gas_cost",
-];
+const FILES: [&str; 6] =
+    ["block_inputs", "l2_header", "checkpoint", "trace", "execute_call", "execute_gas_cost"];
 
 fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests")
-        .join("vectors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("vectors")
 }
 
 fn load(name: &str) -> Value {
@@ -46,9 +38,7 @@ fn typed<T: DeserializeOwned>(v: &Value) -> T {
 }
 
 fn cases<'a>(file: &'a Value, key: &str) -> &'a Vec<Value> {
-    let list = file[key]
-        .as_array()
-        .unwrap_or_else(|| panic!("`{key}` array"));
+    let list = file[key].as_array().unwrap_or_else(|| panic!("`{key}` array"));
     assert!(!list.is_empty(), "`{key}` must not be empty");
     list
 }
@@ -62,11 +52,7 @@ fn check_invalid<T: std::fmt::Debug>(
         let name = &case["name"];
         let err =
             decode(&hex_bytes(&case["encoded"])).expect_err(&format!("{name} must be rejected"));
-        assert_eq!(
-            err.kind(),
-            case["error"].as_str().unwrap(),
-            "{name}: got {err}"
-        );
+        assert_eq!(err.kind(), case["error"].as_str().unwrap(), "{name}: got {err}");
     }
 }
 
@@ -88,10 +74,7 @@ fn block_inputs() {
         let (value, bytes): (BlockInputs, _) = (typed(&case["value"]), hex_bytes(&case["encoded"]));
         assert_eq!(value.encode().unwrap(), bytes, "{}", case["name"]);
         assert_eq!(BlockInputs::decode(&bytes).unwrap(), value);
-        assert_eq!(
-            value.commitment().unwrap(),
-            typed::<B256>(&case["commitment"])
-        );
+        assert_eq!(value.commitment().unwrap(), typed::<B256>(&case["commitment"]));
     }
     check_invalid(&file, BlockInputs::decode);
 }
@@ -138,10 +121,7 @@ fn trace() {
         for (block, range) in value.blocks.iter().zip(ranges) {
             assert_eq!(keccak256(&bytes[range]), block.commitment().unwrap());
         }
-        assert_eq!(
-            execute_gas_cost(&bytes).unwrap(),
-            case["execute_gas_cost"].as_u64().unwrap()
-        );
+        assert_eq!(execute_gas_cost(&bytes).unwrap(), case["execute_gas_cost"].as_u64().unwrap());
     }
     check_invalid(&file, Trace::decode);
 }

@@ -54,24 +54,14 @@ struct TestTx {
 pub fn load_workload(path: &Path) -> anyhow::Result<Workload> {
     let text = std::fs::read_to_string(path)?;
     let tests: BTreeMap<String, StateTest> = serde_json::from_str(&text)?;
-    let (name, test) = tests
-        .into_iter()
-        .next()
-        .ok_or_else(|| anyhow::anyhow!("{}: no test", path.display()))?;
+    let (name, test) =
+        tests.into_iter().next().ok_or_else(|| anyhow::anyhow!("{}: no test", path.display()))?;
     let pre = test
         .pre
         .into_iter()
         .map(|(addr, a)| {
             let nonce = a.nonce.try_into().unwrap_or(u64::MAX);
-            (
-                addr,
-                GenesisAccount {
-                    nonce,
-                    balance: a.balance,
-                    code: a.code,
-                    storage: a.storage,
-                },
-            )
+            (addr, GenesisAccount { nonce, balance: a.balance, code: a.code, storage: a.storage })
         })
         .collect();
     let tx = &test.transaction;
@@ -84,26 +74,14 @@ pub fn load_workload(path: &Path) -> anyhow::Result<Workload> {
         timestamp: test.env.current_timestamp.try_into().unwrap_or(1),
         beneficiary: test.env.current_coinbase,
         prev_randao: B256::ZERO,
-        gas_limit: test
-            .env
-            .current_gas_limit
-            .try_into()
-            .unwrap_or(u64::MAX)
-            .max(gas_limit),
+        gas_limit: test.env.current_gas_limit.try_into().unwrap_or(u64::MAX).max(gas_limit),
         base_fee: 0,
         parent_hash: B256::ZERO,
         parent_beacon_block_root: Some(B256::ZERO),
         excess_blob_gas: Some(0),
         withdrawals: None,
     };
-    let txs = vec![call(
-        tx.sender,
-        nonce,
-        tx.to,
-        first(&tx.value),
-        input,
-        gas_limit,
-    )];
+    let txs = vec![call(tx.sender, nonce, tx.to, first(&tx.value), input, gas_limit)];
     Ok(Workload {
         name,
         fork: "Osaka".into(),
@@ -145,10 +123,7 @@ pub fn erc20_transfers(
         .map(|i| {
             (
                 address("background", i),
-                GenesisAccount {
-                    balance: U256::from(1),
-                    ..Default::default()
-                },
+                GenesisAccount { balance: U256::from(1), ..Default::default() },
             )
         })
         .collect();
@@ -157,22 +132,11 @@ pub fn erc20_transfers(
         let sender = address("holder", i);
         pre.insert(
             sender,
-            GenesisAccount {
-                balance: U256::from(10u64.pow(18)),
-                ..Default::default()
-            },
+            GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() },
         );
         storage.insert(balance_slot(sender), U256::from(u64::MAX));
     }
-    pre.insert(
-        token,
-        GenesisAccount {
-            nonce: 1,
-            code,
-            storage,
-            ..Default::default()
-        },
-    );
+    pre.insert(token, GenesisAccount { nonce: 1, code, storage, ..Default::default() });
     let mut nonces = vec![0u64; senders as usize];
     let blocks = (1..=blocks)
         .map(|number| {
@@ -195,10 +159,7 @@ pub fn erc20_transfers(
                     )
                 })
                 .collect();
-            BenchBlock {
-                env: bench_env(number, per_block * 100_000 + 1_000_000),
-                txs,
-            }
+            BenchBlock { env: bench_env(number, per_block * 100_000 + 1_000_000), txs }
         })
         .collect();
     Workload {

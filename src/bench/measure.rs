@@ -85,10 +85,7 @@ pub fn measure(workload: &Workload, scratch: &std::path::Path) -> Result<Figures
     let genesis = GenesisState::build(&workload.pre).context("genesis")?;
     let first = workload.blocks.first().map_or(1, |b| b.env.number);
     let header = genesis_header(first - 1, genesis.state_root);
-    let genesis_seal = Sealed {
-        hash: keccak256(&header),
-        header,
-    };
+    let genesis_seal = Sealed { hash: keccak256(&header), header };
     genesis.write(&store, first - 1, &genesis_seal)?;
     let mut figures = Figures {
         name: workload.name.clone(),
@@ -114,12 +111,7 @@ pub fn measure(workload: &Workload, scratch: &std::path::Path) -> Result<Figures
         let started = Instant::now();
         let pending = execute_on_store(&store, &rules, block)?;
         let gas = pending.outcome.gas_used;
-        let reverted = pending
-            .outcome
-            .receipts
-            .iter()
-            .filter(|r| !r.status())
-            .count();
+        let reverted = pending.outcome.receipts.iter().filter(|r| !r.status()).count();
         pending.commit(&store)?;
         figures.stateful += started.elapsed();
         figures.gas += gas;
@@ -158,8 +150,7 @@ fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Duration> {
         let info = AccountInfo::new(account.balance, account.nonce, code.hash_slow(), code);
         db.insert_account_info(*address, info);
         for (slot, value) in &account.storage {
-            db.insert_account_storage(*address, *slot, *value)
-                .context("baseline storage")?;
+            db.insert_account_storage(*address, *slot, *value).context("baseline storage")?;
         }
     }
     // One untimed pass on a copy first, so one-time initialisation (the KZG trusted setup,
@@ -187,12 +178,9 @@ fn run_baseline_block(
         .with_block(env.block_env)
         .build_mainnet();
     for tx in block.txs() {
-        let Ok(tx) = tx else {
-            bail!("benchmark transaction not prepared")
-        };
+        let Ok(tx) = tx else { bail!("benchmark transaction not prepared") };
         let tx_env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
-        evm.transact_commit(tx_env)
-            .map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
+        evm.transact_commit(tx_env).map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
     }
     Ok(())
 }

@@ -42,16 +42,8 @@ impl Sizes {
 /// Generated workloads, plus the fixture workloads found in `fixtures_dir`.
 pub fn all_workloads(sizes: Sizes, fixtures_dir: Option<&Path>) -> Result<Vec<Workload>> {
     let mut list = vec![
-        workloads::transfers(
-            sizes.blocks,
-            sizes.transfers_per_block,
-            sizes.background_accounts,
-        ),
-        workloads::storage_churn(
-            sizes.blocks,
-            sizes.slots_per_block,
-            sizes.background_accounts,
-        ),
+        workloads::transfers(sizes.blocks, sizes.transfers_per_block, sizes.background_accounts),
+        workloads::storage_churn(sizes.blocks, sizes.slots_per_block, sizes.background_accounts),
     ];
     let Some(dir) = fixtures_dir else {
         return Ok(list);

@@ -29,10 +29,7 @@ impl BlockSpec for BenchBlock {
     }
 
     fn env(&self, parent_hash: B256) -> BlockEnvInput {
-        BlockEnvInput {
-            parent_hash,
-            ..self.env.clone()
-        }
+        BlockEnvInput { parent_hash, ..self.env.clone() }
     }
 
     fn txs(&self) -> &[PreparedTx] {
@@ -49,10 +46,7 @@ impl BlockSpec for BenchBlock {
         header.extend_from_slice(&self.env.number.to_be_bytes());
         header.extend_from_slice(post_state_root.as_slice());
         header.extend_from_slice(&outcome.gas_used.to_be_bytes());
-        Sealed {
-            hash: keccak256(&header),
-            header: header.into(),
-        }
+        Sealed { hash: keccak256(&header), header: header.into() }
     }
 }
 
@@ -86,10 +80,7 @@ pub fn call(
         input,
     };
     let signature = Signature::new(U256::from(1), U256::from(1), false);
-    Ok(Recovered::new_unchecked(
-        TxEnvelope::Legacy(Signed::new_unhashed(tx, signature)),
-        sender,
-    ))
+    Ok(Recovered::new_unchecked(TxEnvelope::Legacy(Signed::new_unhashed(tx, signature)), sender))
 }
 
 /// A deterministic address from a label and an index.
@@ -124,9 +115,7 @@ fn funded(balance: u64) -> GenesisAccount {
 
 /// `accounts` funded accounts nobody touches: depth for the account trie.
 fn background(accounts: u64) -> BTreeMap<Address, GenesisAccount> {
-    (0..accounts)
-        .map(|i| (address("background", i), funded(1)))
-        .collect()
+    (0..accounts).map(|i| (address("background", i), funded(1))).collect()
 }
 
 /// `blocks` blocks of `per_block` ETH transfers, each to a fresh account.
@@ -152,10 +141,7 @@ pub fn transfers(blocks: u64, per_block: u64, background_accounts: u64) -> Workl
                     )
                 })
                 .collect();
-            BenchBlock {
-                env: bench_env(number, per_block * 21_000 + 1_000_000),
-                txs,
-            }
+            BenchBlock { env: bench_env(number, per_block * 21_000 + 1_000_000), txs }
         })
         .collect();
     Workload {
@@ -192,10 +178,7 @@ pub fn storage_churn(blocks: u64, slots: u64, background_accounts: u64) -> Workl
     pre.insert(sender, funded(1_000_000));
     pre.insert(
         contract,
-        GenesisAccount {
-            code: Bytes::from_static(STORAGE_WRITER),
-            ..Default::default()
-        },
+        GenesisAccount { code: Bytes::from_static(STORAGE_WRITER), ..Default::default() },
     );
     let words = |a: u64, b: u64, c: u64| -> Bytes {
         [a, b, c]
@@ -224,10 +207,7 @@ pub fn storage_churn(blocks: u64, slots: u64, background_accounts: u64) -> Workl
                 words(previous, slots, 0),
                 gas,
             ));
-            BenchBlock {
-                env: bench_env(number, 2 * gas + 1_000_000),
-                txs,
-            }
+            BenchBlock { env: bench_env(number, 2 * gas + 1_000_000), txs }
         })
         .collect();
     Workload {

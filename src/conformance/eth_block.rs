@@ -22,19 +22,9 @@ pub struct EthBlock {
 impl EthBlock {
     pub fn new(block: Block<TxEnvelope>) -> Self {
         let hash = block.header.hash_slow();
-        let txs = block
-            .body
-            .transactions
-            .into_iter()
-            .map(prepare_envelope)
-            .collect();
+        let txs = block.body.transactions.into_iter().map(prepare_envelope).collect();
         let withdrawals = block.body.withdrawals.map(|w| w.into_inner());
-        Self {
-            header: block.header,
-            hash,
-            txs,
-            withdrawals,
-        }
+        Self { header: block.header, hash, txs, withdrawals }
     }
 }
 
@@ -56,10 +46,7 @@ impl BlockSpec for EthBlock {
     }
 
     fn seal(&self, _parent_hash: B256, _post_state_root: B256, _outcome: &BlockOutcome) -> Sealed {
-        Sealed {
-            hash: self.hash,
-            header: encode_header(&self.header),
-        }
+        Sealed { hash: self.hash, header: encode_header(&self.header) }
     }
 }
 

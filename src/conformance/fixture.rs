@@ -26,25 +26,13 @@ use std::path::{Path, PathBuf};
 pub enum FixtureError {
     /// The file or directory could not be read.
     #[error("cannot read {path}: {source}")]
-    Io {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Io { path: PathBuf, source: std::io::Error },
     /// The file is not JSON of the BlockchainTests shape.
     #[error("{path}: not a BlockchainTests JSON file: {source}")]
-    Json {
-        path: PathBuf,
-        source: serde_json::Error,
-    },
+    Json { path: PathBuf, source: serde_json::Error },
     /// One value inside a test could not be decoded.
     #[error("{path}: test {test}: field {field} = {value:?}: {reason}")]
-    Field {
-        path: PathBuf,
-        test: String,
-        field: String,
-        value: String,
-        reason: &'static str,
-    },
+    Field { path: PathBuf, test: String, field: String, value: String, reason: &'static str },
 }
 
 /// All tests of one fixture file, by name.
@@ -107,15 +95,10 @@ pub struct FixtureBlock {
 
 /// Reads and decodes one fixture file.
 pub fn load_file(path: &Path) -> Result<TestFile, FixtureError> {
-    let text = std::fs::read_to_string(path).map_err(|source| FixtureError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let raw: BTreeMap<String, RawTest> =
-        serde_json::from_str(&text).map_err(|source| FixtureError::Json {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let text = std::fs::read_to_string(path)
+        .map_err(|source| FixtureError::Io { path: path.to_path_buf(), source })?;
+    let raw: BTreeMap<String, RawTest> = serde_json::from_str(&text)
+        .map_err(|source| FixtureError::Json { path: path.to_path_buf(), source })?;
     let mut tests = BTreeMap::new();
     for (name, test) in raw {
         let ctx = Ctx { path, test: &name };
@@ -130,10 +113,8 @@ pub fn load_file(path: &Path) -> Result<TestFile, FixtureError> {
 pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FixtureError> {
     let mut found = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|source| FixtureError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(path)
+            .map_err(|source| FixtureError::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             walk_dir(path, &mut found)?;
         } else {
@@ -146,16 +127,11 @@ pub fn discover(paths: &[PathBuf]) -> Result<Vec<PathBuf>, FixtureError> {
 }
 
 fn walk_dir(dir: &Path, found: &mut Vec<PathBuf>) -> Result<(), FixtureError> {
-    let io_err = |source| FixtureError::Io {
-        path: dir.to_path_buf(),
-        source,
-    };
+    let io_err = |source| FixtureError::Io { path: dir.to_path_buf(), source };
     for entry in std::fs::read_dir(dir).map_err(io_err)? {
         let path = entry.map_err(io_err)?.path();
-        let meta = std::fs::metadata(&path).map_err(|source| FixtureError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|source| FixtureError::Io { path: path.clone(), source })?;
         if meta.is_dir() {
             walk_dir(&path, found)?;
         } else if path.extension().is_some_and(|ext| ext == "json") {
@@ -199,20 +175,13 @@ impl Ctx<'_> {
 }
 
 fn convert_test(ctx: &Ctx<'_>, raw: RawTest) -> Result<BlockchainTest, FixtureError> {
-    let genesis_hash = ctx.field(
-        "genesisBlockHeader.hash",
-        &raw.genesis_block_header.hash,
-        raw::hex_fixed,
-    )?;
+    let genesis_hash =
+        ctx.field("genesisBlockHeader.hash", &raw.genesis_block_header.hash, raw::hex_fixed)?;
     let post_state = match &raw.post_state {
         Some(accounts) => Some(convert_accounts(ctx, "postState", accounts)?),
         None => None,
     };
-    let blocks = raw
-        .blocks
-        .iter()
-        .enumerate()
-        .map(|(i, b)| convert_block(ctx, i, b));
+    let blocks = raw.blocks.iter().enumerate().map(|(i, b)| convert_block(ctx, i, b));
     Ok(BlockchainTest {
         network: raw.network.clone(),
         pre: convert_accounts(ctx, "pre", &raw.pre)?,
@@ -221,11 +190,7 @@ fn convert_test(ctx: &Ctx<'_>, raw: RawTest) -> Result<BlockchainTest, FixtureEr
         genesis_rlp: ctx.opt("genesisRLP", raw.genesis_rlp.as_ref(), raw::hex_bytes)?,
         blocks: blocks.collect::<Result<_, _>>()?,
         post_state,
-        post_state_hash: ctx.opt(
-            "postStateHash",
-            raw.post_state_hash.as_ref(),
-            raw::hex_fixed,
-        )?,
+        post_state_hash: ctx.opt("postStateHash", raw.post_state_hash.as_ref(), raw::hex_fixed)?,
         last_block_hash: ctx.field("lastblockhash", &raw.lastblockhash, raw::hex_fixed)?,
         seal_engine: raw.seal_engine,
     })
@@ -289,10 +254,8 @@ fn expected_header(
     what: &str,
     value: &serde_json::Value,
 ) -> Result<Header, FixtureError> {
-    let raw = RawHeader::deserialize(value).map_err(|source| FixtureError::Json {
-        path: ctx.path.to_path_buf(),
-        source,
-    })?;
+    let raw = RawHeader::deserialize(value)
+        .map_err(|source| FixtureError::Json { path: ctx.path.to_path_buf(), source })?;
     convert_header(ctx, &format!("{what}.blockHeader"), &raw)
 }
 
@@ -302,9 +265,7 @@ fn convert_header(ctx: &Ctx<'_>, what: &str, raw: &RawHeader) -> Result<Header, 
     let mut header = Header {
         parent_hash: ctx.field(&f("parentHash"), &raw.parent_hash, raw::hex_fixed)?,
         ommers_hash: ctx.field(&f("uncleHash"), &raw.uncle_hash, raw::hex_fixed)?,
-        beneficiary: ctx
-            .field(&f("coinbase"), &raw.coinbase, raw::hex_fixed::<20>)?
-            .into(),
+        beneficiary: ctx.field(&f("coinbase"), &raw.coinbase, raw::hex_fixed::<20>)?.into(),
         state_root: ctx.field(&f("stateRoot"), &raw.state_root, raw::hex_fixed)?,
         transactions_root: ctx.field(
             &f("transactionsTrie"),
@@ -312,9 +273,7 @@ fn convert_header(ctx: &Ctx<'_>, what: &str, raw: &RawHeader) -> Result<Header, 
             raw::hex_fixed,
         )?,
         receipts_root: ctx.field(&f("receiptTrie"), &raw.receipt_trie, raw::hex_fixed)?,
-        logs_bloom: ctx
-            .field(&f("bloom"), &raw.bloom, raw::hex_fixed::<256>)?
-            .into(),
+        logs_bloom: ctx.field(&f("bloom"), &raw.bloom, raw::hex_fixed::<256>)?.into(),
         mix_hash: ctx.field(&f("mixHash"), &raw.mix_hash, raw::hex_fixed)?,
         nonce: ctx.field(&f("nonce"), &raw.nonce, raw::hex_fixed)?,
         extra_data: ctx.field(&f("extraData"), &raw.extra_data, raw::hex_bytes)?,
@@ -343,10 +302,7 @@ fn add_fork_fields(
     let (used, excess) = (raw.blob_gas_used.as_ref(), raw.excess_blob_gas.as_ref());
     header.blob_gas_used = ctx.opt(&f("blobGasUsed"), used, raw::quantity_u64)?;
     header.excess_blob_gas = ctx.opt(&f("excessBlobGas"), excess, raw::quantity_u64)?;
-    let (beacon, requests) = (
-        raw.parent_beacon_block_root.as_ref(),
-        raw.requests_hash.as_ref(),
-    );
+    let (beacon, requests) = (raw.parent_beacon_block_root.as_ref(), raw.requests_hash.as_ref());
     header.parent_beacon_block_root =
         ctx.opt(&f("parentBeaconBlockRoot"), beacon, raw::hex_fixed)?;
     header.requests_hash = ctx.opt(&f("requestsHash"), requests, raw::hex_fixed)?;

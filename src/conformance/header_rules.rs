@@ -37,11 +37,7 @@ pub enum HeaderError {
     #[error("timestamp {got} not after parent timestamp {parent}")]
     Timestamp { got: u64, parent: u64 },
     #[error("gas limit {got} moves too far from parent {parent} (max delta {max_delta})")]
-    GasLimitChange {
-        got: u64,
-        parent: u64,
-        max_delta: u64,
-    },
+    GasLimitChange { got: u64, parent: u64, max_delta: u64 },
     #[error("gas limit {got} below minimum {minimum}")]
     GasLimitTooLow { got: u64, minimum: u64 },
     #[error("gas limit {got} above maximum {maximum}")]
@@ -59,15 +55,9 @@ pub enum HeaderError {
     #[error("base fee {got}, expected {expected}")]
     BaseFee { got: u64, expected: u64 },
     #[error("header field {field} missing under {fork:?}")]
-    MissingField {
-        field: &'static str,
-        fork: PostMergeFork,
-    },
+    MissingField { field: &'static str, fork: PostMergeFork },
     #[error("header field {field} present before its fork (block is {fork:?})")]
-    UnexpectedField {
-        field: &'static str,
-        fork: PostMergeFork,
-    },
+    UnexpectedField { field: &'static str, fork: PostMergeFork },
     #[error("excess blob gas {got}, expected {expected}")]
     ExcessBlobGas { got: u64, expected: u64 },
     #[error("blob gas used {got} is not a multiple of {per_blob}")]
@@ -79,21 +69,13 @@ pub enum HeaderError {
     #[error("{count} ommers in a post-merge block")]
     OmmersPresent { count: usize },
     #[error("withdrawals presence {got}, expected {expected} under {fork:?}")]
-    WithdrawalsPresence {
-        got: bool,
-        expected: bool,
-        fork: PostMergeFork,
-    },
+    WithdrawalsPresence { got: bool, expected: bool, fork: PostMergeFork },
     #[error("withdrawals root {got}, expected {expected}")]
     WithdrawalsRoot { got: B256, expected: B256 },
     #[error("transaction {index} is a blob transaction under {fork:?}")]
     BlobTransactionBeforeCancun { index: usize, fork: PostMergeFork },
     #[error("transaction {index} has {got} blobs, maximum {maximum}")]
-    TooManyBlobsInTransaction {
-        index: usize,
-        got: u64,
-        maximum: u64,
-    },
+    TooManyBlobsInTransaction { index: usize, got: u64, maximum: u64 },
     #[error("transaction {index} carries its blob sidecar (network form) inside a block")]
     BlobSidecarInBlock { index: usize },
     #[error("header blob gas used {got}, transactions use {expected}")]
@@ -123,23 +105,14 @@ pub fn validate_header_against_parent(
 fn check_lineage(header: &Header, parent: &Header) -> Result<(), HeaderError> {
     let expected = parent.number.saturating_add(1);
     if header.number != expected || parent.number == u64::MAX {
-        return Err(HeaderError::Number {
-            got: header.number,
-            expected,
-        });
+        return Err(HeaderError::Number { got: header.number, expected });
     }
     let parent_hash = parent.hash_slow();
     if header.parent_hash != parent_hash {
-        return Err(HeaderError::ParentHash {
-            got: header.parent_hash,
-            expected: parent_hash,
-        });
+        return Err(HeaderError::ParentHash { got: header.parent_hash, expected: parent_hash });
     }
     if header.timestamp <= parent.timestamp {
-        return Err(HeaderError::Timestamp {
-            got: header.timestamp,
-            parent: parent.timestamp,
-        });
+        return Err(HeaderError::Timestamp { got: header.timestamp, parent: parent.timestamp });
     }
     Ok(())
 }
@@ -147,30 +120,17 @@ fn check_lineage(header: &Header, parent: &Header) -> Result<(), HeaderError> {
 fn check_gas(header: &Header, parent: &Header) -> Result<(), HeaderError> {
     let (got, parent_limit) = (header.gas_limit, parent.gas_limit);
     if got > MAX_GAS_LIMIT {
-        return Err(HeaderError::GasLimitTooHigh {
-            got,
-            maximum: MAX_GAS_LIMIT,
-        });
+        return Err(HeaderError::GasLimitTooHigh { got, maximum: MAX_GAS_LIMIT });
     }
     let max_delta = (parent_limit / GAS_LIMIT_BOUND_DIVISOR).saturating_sub(1);
     if got.abs_diff(parent_limit) > max_delta {
-        return Err(HeaderError::GasLimitChange {
-            got,
-            parent: parent_limit,
-            max_delta,
-        });
+        return Err(HeaderError::GasLimitChange { got, parent: parent_limit, max_delta });
     }
     if got < MIN_GAS_LIMIT {
-        return Err(HeaderError::GasLimitTooLow {
-            got,
-            minimum: MIN_GAS_LIMIT,
-        });
+        return Err(HeaderError::GasLimitTooLow { got, minimum: MIN_GAS_LIMIT });
     }
     if header.gas_used > got {
-        return Err(HeaderError::GasUsedExceedsLimit {
-            got: header.gas_used,
-            limit: got,
-        });
+        return Err(HeaderError::GasUsedExceedsLimit { got: header.gas_used, limit: got });
     }
     Ok(())
 }
@@ -178,15 +138,10 @@ fn check_gas(header: &Header, parent: &Header) -> Result<(), HeaderError> {
 fn check_merge_constants(header: &Header) -> Result<(), HeaderError> {
     if header.extra_data.len() > MAXIMUM_EXTRA_DATA_SIZE {
         let got = header.extra_data.len();
-        return Err(HeaderError::ExtraDataTooLong {
-            got,
-            maximum: MAXIMUM_EXTRA_DATA_SIZE,
-        });
+        return Err(HeaderError::ExtraDataTooLong { got, maximum: MAXIMUM_EXTRA_DATA_SIZE });
     }
     if !header.difficulty.is_zero() {
-        return Err(HeaderError::Difficulty {
-            got: header.difficulty,
-        });
+        return Err(HeaderError::Difficulty { got: header.difficulty });
     }
     if header.nonce != B64::ZERO {
         return Err(HeaderError::Nonce { got: header.nonce });
@@ -205,18 +160,10 @@ fn check_fork_fields(header: &Header, fork: PostMergeFork) -> Result<(), HeaderE
     use PostMergeFork::{Cancun, Paris, Prague, Shanghai};
     let fields: [(&'static str, bool, PostMergeFork); 6] = [
         ("base_fee_per_gas", header.base_fee_per_gas.is_some(), Paris),
-        (
-            "withdrawals_root",
-            header.withdrawals_root.is_some(),
-            Shanghai,
-        ),
+        ("withdrawals_root", header.withdrawals_root.is_some(), Shanghai),
         ("blob_gas_used", header.blob_gas_used.is_some(), Cancun),
         ("excess_blob_gas", header.excess_blob_gas.is_some(), Cancun),
-        (
-            "parent_beacon_block_root",
-            header.parent_beacon_block_root.is_some(),
-            Cancun,
-        ),
+        ("parent_beacon_block_root", header.parent_beacon_block_root.is_some(), Cancun),
         ("requests_hash", header.requests_hash.is_some(), Prague),
     ];
     for (field, present, since) in fields {
@@ -228,10 +175,7 @@ fn check_fork_fields(header: &Header, fork: PostMergeFork) -> Result<(), HeaderE
     }
     // Amsterdam fields: no supported fork has them.
     let future = [
-        (
-            "block_access_list_hash",
-            header.block_access_list_hash.is_some(),
-        ),
+        ("block_access_list_hash", header.block_access_list_hash.is_some()),
         ("slot_number", header.slot_number.is_some()),
     ];
     match future.into_iter().find(|(_, present)| *present) {
@@ -248,10 +192,9 @@ fn check_base_fee(header: &Header, parent: &Header) -> Result<(), HeaderError> {
     match header.base_fee_per_gas {
         Some(got) if got == expected => Ok(()),
         Some(got) => Err(HeaderError::BaseFee { got, expected }),
-        None => Err(HeaderError::MissingField {
-            field: "base_fee_per_gas",
-            fork: PostMergeFork::Paris,
-        }),
+        None => {
+            Err(HeaderError::MissingField { field: "base_fee_per_gas", fork: PostMergeFork::Paris })
+        }
     }
 }
 
@@ -290,11 +233,7 @@ pub fn next_excess_blob_gas(parent: &Header, params: &BlobParams) -> u64 {
     let reserve = U256::from(params.blob_base_cost) * U256::from(base_fee);
     let blob_price = U256::from(DATA_GAS_PER_BLOB) * U256::from(params.calc_blob_fee(excess));
     let next = if reserve > blob_price && params.max_blob_count > 0 {
-        let spread = u128::from(
-            params
-                .max_blob_count
-                .saturating_sub(params.target_blob_count),
-        );
+        let spread = u128::from(params.max_blob_count.saturating_sub(params.target_blob_count));
         u128::from(excess) + u128::from(used) * spread / u128::from(params.max_blob_count)
     } else {
         total - target
@@ -309,10 +248,7 @@ fn check_blob_gas(
 ) -> Result<(), HeaderError> {
     let used = header.blob_gas_used.unwrap_or(0);
     if !used.is_multiple_of(DATA_GAS_PER_BLOB) {
-        return Err(HeaderError::BlobGasUsedNotMultiple {
-            got: used,
-            per_blob: DATA_GAS_PER_BLOB,
-        });
+        return Err(HeaderError::BlobGasUsedNotMultiple { got: used, per_blob: DATA_GAS_PER_BLOB });
     }
     let maximum = params.max_blob_gas_per_block();
     if used > maximum {

@@ -47,10 +47,7 @@ pub enum Mode {
 }
 
 fn fail(mode: Mode, reason: impl Into<String>) -> Outcome {
-    Outcome::Failed {
-        mode,
-        reason: reason.into(),
-    }
+    Outcome::Failed { mode, reason: reason.into() }
 }
 
 /// Runs `test`, keeping its state in a rocksdb store under `scratch`.
@@ -105,10 +102,9 @@ impl<'a> TestRun<'a> {
             }
         }
         match self.post_checks() {
-            Ok(()) => Outcome::Passed {
-                blocks: self.valid_blocks,
-                witness_bytes: self.witness_bytes,
-            },
+            Ok(()) => {
+                Outcome::Passed { blocks: self.valid_blocks, witness_bytes: self.witness_bytes }
+            }
             Err(reason) => fail(Mode::Stateful, reason),
         }
     }
@@ -171,26 +167,13 @@ impl<'a> TestRun<'a> {
         let mut branch = Vec::new();
         let mut cursor = parent;
         while !self.canonical.contains(&cursor) {
-            let (header, _) = self
-                .known
-                .get(&cursor)
-                .ok_or(format!("unknown parent {parent}"))?;
+            let (header, _) = self.known.get(&cursor).ok_or(format!("unknown parent {parent}"))?;
             branch.push(cursor);
             cursor = header.parent_hash;
         }
-        let ancestor = self
-            .known
-            .get(&cursor)
-            .map(|(h, _)| h.number)
-            .ok_or("unknown ancestor")?;
-        self.store
-            .rollback_to(ancestor)
-            .map_err(|e| format!("rollback: {e}"))?;
-        let keep = self
-            .canonical
-            .iter()
-            .position(|h| *h == cursor)
-            .map_or(0, |i| i + 1);
+        let ancestor = self.known.get(&cursor).map(|(h, _)| h.number).ok_or("unknown ancestor")?;
+        self.store.rollback_to(ancestor).map_err(|e| format!("rollback: {e}"))?;
+        let keep = self.canonical.iter().position(|h| *h == cursor).map_or(0, |i| i + 1);
         self.canonical.truncate(keep);
         for hash in branch.into_iter().rev() {
             let Some((_, Some(block))) = self.known.get(&hash) else {
@@ -198,9 +181,7 @@ impl<'a> TestRun<'a> {
             };
             let pending =
                 execute_on_store(self.store, &self.rules, block).map_err(|e| e.to_string())?;
-            pending
-                .commit(self.store)
-                .map_err(|e| format!("replaying branch: {e}"))?;
+            pending.commit(self.store).map_err(|e| format!("replaying branch: {e}"))?;
             self.canonical.push(hash);
         }
         Ok(())
@@ -231,8 +212,7 @@ impl<'a> TestRun<'a> {
             .commit(self.store)
             .map_err(|e| fail(Mode::Stateful, format!("block {index}: commit: {e}")))?;
         self.canonical.push(block.hash);
-        self.known
-            .insert(block.hash, (block.header.clone(), Some(block)));
+        self.known.insert(block.hash, (block.header.clone(), Some(block)));
         self.valid_blocks += 1;
         Ok(())
     }
@@ -254,21 +234,14 @@ impl<'a> TestRun<'a> {
         .map_err(|e| format!("verifying: {e}"))?;
         let root = steps.last().map(|s| s.post_state_root).ok_or("no result")?;
         if root != block.header.state_root {
-            return Err(format!(
-                "stateless root {root} != header {}",
-                block.header.state_root
-            ));
+            return Err(format!("stateless root {root} != header {}", block.header.state_root));
         }
         self.witness_bytes += witness.byte_size();
         Ok(())
     }
 
     fn post_checks(&self) -> Result<(), String> {
-        let head = self
-            .store
-            .head()
-            .map_err(|e| e.to_string())?
-            .ok_or("store has no head")?;
+        let head = self.store.head().map_err(|e| e.to_string())?.ok_or("store has no head")?;
         if head.hash != self.test.last_block_hash {
             return Err(format!(
                 "head {} != lastblockhash {}",
@@ -277,10 +250,7 @@ impl<'a> TestRun<'a> {
         }
         if let Some(expected) = self.test.post_state_hash {
             if head.state_root != expected {
-                return Err(format!(
-                    "state root {} != postStateHash {expected}",
-                    head.state_root
-                ));
+                return Err(format!("state root {} != postStateHash {expected}", head.state_root));
             }
         }
         let Some(post) = &self.test.post_state else {
@@ -293,18 +263,14 @@ impl<'a> TestRun<'a> {
                 head.state_root, expected.state_root
             ));
         }
-        post.iter()
-            .try_for_each(|(address, account)| self.check_flat(address, account))
+        post.iter().try_for_each(|(address, account)| self.check_flat(address, account))
     }
 
     /// The flat store (what execution reads) agrees with postState.
     fn check_flat(&self, address: &Address, expected: &FixtureAccount) -> Result<(), String> {
         let err = |e: crate::execute_local::store::StoreError| e.to_string();
-        let account = self
-            .store
-            .account(address)
-            .map_err(err)?
-            .ok_or(format!("{address} missing"))?;
+        let account =
+            self.store.account(address).map_err(err)?.ok_or(format!("{address} missing"))?;
         if account.nonce != expected.nonce || account.balance != expected.balance {
             return Err(format!(
                 "{address}: nonce/balance {}/{} != {}/{}",
@@ -314,18 +280,10 @@ impl<'a> TestRun<'a> {
         if account.code_hash != keccak256(&expected.code) {
             return Err(format!("{address}: code hash differs"));
         }
-        let stored: BTreeMap<_, _> = self
-            .store
-            .storage_of(address)
-            .map_err(err)?
-            .into_iter()
-            .collect();
-        let wanted: BTreeMap<_, _> = expected
-            .storage
-            .iter()
-            .filter(|(_, v)| !v.is_zero())
-            .map(|(k, v)| (*k, *v))
-            .collect();
+        let stored: BTreeMap<_, _> =
+            self.store.storage_of(address).map_err(err)?.into_iter().collect();
+        let wanted: BTreeMap<_, _> =
+            expected.storage.iter().filter(|(_, v)| !v.is_zero()).map(|(k, v)| (*k, *v)).collect();
         if stored != wanted {
             return Err(format!(
                 "{address}: storage differs ({} slots stored, {} expected)",
@@ -341,26 +299,10 @@ impl<'a> TestRun<'a> {
 fn check_results(header: &Header, pending: &PendingBlock) -> Result<(), String> {
     let out = &pending.outcome;
     let checks: [(&str, String, String); 4] = [
-        (
-            "gas used",
-            out.gas_used.to_string(),
-            header.gas_used.to_string(),
-        ),
-        (
-            "receipts root",
-            out.receipts_root.to_string(),
-            header.receipts_root.to_string(),
-        ),
-        (
-            "logs bloom",
-            out.logs_bloom.to_string(),
-            header.logs_bloom.to_string(),
-        ),
-        (
-            "state root",
-            pending.post_state_root.to_string(),
-            header.state_root.to_string(),
-        ),
+        ("gas used", out.gas_used.to_string(), header.gas_used.to_string()),
+        ("receipts root", out.receipts_root.to_string(), header.receipts_root.to_string()),
+        ("logs bloom", out.logs_bloom.to_string(), header.logs_bloom.to_string()),
+        ("state root", pending.post_state_root.to_string(), header.state_root.to_string()),
     ];
     for (what, got, expected) in checks {
         if got != expected {
@@ -369,10 +311,7 @@ fn check_results(header: &Header, pending: &PendingBlock) -> Result<(), String> 
     }
     if let Some(blob_gas) = header.blob_gas_used {
         if blob_gas != out.blob_gas_used {
-            return Err(format!(
-                "blob gas used {} != header {blob_gas}",
-                out.blob_gas_used
-            ));
+            return Err(format!("blob gas used {} != header {blob_gas}", out.blob_gas_used));
         }
     }
     if let Some(requests_hash) = header.requests_hash {

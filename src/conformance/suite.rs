@@ -84,15 +84,10 @@ pub fn run_suite(
             });
         }
     });
-    let mut by_file = results
-        .into_inner()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut by_file = results.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner());
     by_file.sort_by_key(|(index, _)| *index);
     let mut report = SuiteReport::default();
-    by_file
-        .into_iter()
-        .flat_map(|(_, reports)| reports)
-        .for_each(|r| report.push(r));
+    by_file.into_iter().flat_map(|(_, reports)| reports).for_each(|r| report.push(r));
     Ok(report)
 }
 

@@ -220,12 +220,8 @@ where
                     | BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
                         ..
                     }),
-                ) => Ok(Some(TxRejection::Invalid {
-                    reason: reason.to_string(),
-                })),
-                other => Err(ExecError::InvalidBlock {
-                    reason: other.to_string(),
-                }),
+                ) => Ok(Some(TxRejection::Invalid { reason: reason.to_string() })),
+                other => Err(ExecError::InvalidBlock { reason: other.to_string() }),
             }
         }
     }
@@ -239,10 +235,7 @@ fn blob_rules(
     tx: &Recovered<TxEnvelope>,
 ) -> Option<TxRejection> {
     let blob_gas = tx.blob_gas_used()?;
-    let max = rules
-        .spec()
-        .blob_params_at(timestamp)
-        .map(|p| p.max_blob_gas_per_block())?;
+    let max = rules.spec().blob_params_at(timestamp).map(|p| p.max_blob_gas_per_block())?;
     let used = used.saturating_add(blob_gas);
     (used > max).then(|| TxRejection::Invalid {
         reason: format!("blob gas {used} exceeds the block's maximum {max}"),
@@ -267,9 +260,7 @@ fn check<DB: FaultSlot>(
 fn classify<DB: FaultSlot>(err: BlockExecutionError, state: &mut State<DB>) -> ExecError {
     match take_fault(state) {
         Err(fault) => ExecError::Database(fault),
-        Ok(()) => ExecError::InvalidBlock {
-            reason: err.to_string(),
-        },
+        Ok(()) => ExecError::InvalidBlock { reason: err.to_string() },
     }
 }
 

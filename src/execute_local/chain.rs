@@ -19,11 +19,7 @@ pub struct ChainRules {
 
 impl ChainRules {
     pub fn new(chain_id: u64, schedule: ForkSchedule) -> Self {
-        Self {
-            chain_id,
-            schedule,
-            tx_gas_limit_cap: None,
-        }
+        Self { chain_id, schedule, tx_gas_limit_cap: None }
     }
 
     /// The schedule, as alloy-evm's executor takes it.

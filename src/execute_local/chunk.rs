@@ -51,32 +51,19 @@ pub fn run_chunk<S: WitnessSources, B: BlockSpec>(
     sources: &S,
 ) -> Result<Vec<ChunkStep>, ExecError> {
     let db = TrieDb::new(sources, pre_state_root);
-    let mut state = State::builder()
-        .with_database(db)
-        .with_bundle_update()
-        .build();
+    let mut state = State::builder().with_database(db).with_bundle_update().build();
     let mut parent = parent_hash;
     let mut steps = Vec::with_capacity(blocks.len());
     for block in blocks {
-        let outcome = execute_block(
-            rules,
-            &block.env(parent),
-            block.txs(),
-            block.policy(),
-            &mut state,
-        )?;
+        let outcome =
+            execute_block(rules, &block.env(parent), block.txs(), block.policy(), &mut state)?;
         state.merge_transitions(BundleRetention::PlainState);
         let diff = StateDiff::from_bundle(&state.take_bundle());
         let root = apply_diff(&mut state.database, sources, &diff)?;
         let sealed = block.seal(parent, root, &outcome);
         state.database.push_block_hash(block.number(), sealed.hash);
         parent = sealed.hash;
-        steps.push(ChunkStep {
-            number: block.number(),
-            post_state_root: root,
-            sealed,
-            outcome,
-        });
+        steps.push(ChunkStep { number: block.number(), post_state_root: root, sealed, outcome });
     }
     Ok(steps)
 }

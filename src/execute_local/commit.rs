@@ -37,9 +37,7 @@ impl StateStore {
     /// Writes the genesis state (block 0 or the first block the store follows).
     pub fn write_genesis(&self, genesis: BlockWrite<'_>) -> Result<Head, StoreError> {
         if let Some(head) = self.head()? {
-            return Err(StoreError::AlreadyInitialised {
-                number: head.number,
-            });
+            return Err(StoreError::AlreadyInitialised { number: head.number });
         }
         self.write_block(genesis, None)
     }
@@ -48,10 +46,7 @@ impl StateStore {
     pub fn commit_block(&self, block: BlockWrite<'_>) -> Result<Head, StoreError> {
         let head = self.head()?.ok_or(StoreError::Uninitialised)?;
         if block.number != head.number + 1 {
-            return Err(StoreError::NotNextBlock {
-                number: block.number,
-                head: head.number,
-            });
+            return Err(StoreError::NotNextBlock { number: block.number, head: head.number });
         }
         self.write_block(block, Some(head))
     }
@@ -69,17 +64,9 @@ impl StateStore {
         header.extend_from_slice(block.header);
         batch.put_cf(self.cf(CF_HEADERS)?, block.number.to_be_bytes(), header);
         if let Some(prev) = prev {
-            batch.put_cf(
-                self.cf(CF_UNDO)?,
-                block.number.to_be_bytes(),
-                encode_undo(&prev, &undo),
-            );
+            batch.put_cf(self.cf(CF_UNDO)?, block.number.to_be_bytes(), encode_undo(&prev, &undo));
         }
-        let head = Head {
-            number: block.number,
-            hash: block.hash,
-            state_root: block.state_root,
-        };
+        let head = Head { number: block.number, hash: block.hash, state_root: block.state_root };
         batch.put_cf(self.cf(CF_META)?, HEAD_KEY, head.encode());
         self.db.write(batch)?;
         Ok(head)
@@ -98,11 +85,8 @@ impl StateStore {
             undo.push((0, key.clone(), self.db.get_cf(accounts, &key)?));
             match change.basics {
                 Some(b) => {
-                    let flat = FlatAccount {
-                        nonce: b.nonce,
-                        balance: b.balance,
-                        code_hash: b.code_hash,
-                    };
+                    let flat =
+                        FlatAccount { nonce: b.nonce, balance: b.balance, code_hash: b.code_hash };
                     batch.put_cf(accounts, &key, flat.encoded());
                 }
                 None => batch.delete_cf(accounts, &key),
@@ -185,10 +169,7 @@ fn encode_undo(prev: &Head, entries: &[UndoEntry]) -> Vec<u8> {
 }
 
 fn decode_undo(bytes: &[u8]) -> Result<(Head, Vec<UndoEntry>), StoreError> {
-    let corrupt = |reason: &str| StoreError::Corrupt {
-        what: "undo",
-        reason: reason.to_string(),
-    };
+    let corrupt = |reason: &str| StoreError::Corrupt { what: "undo", reason: reason.to_string() };
     let prev = Head::decode(bytes.get(..72).ok_or_else(|| corrupt("short"))?)?;
     let mut rest = &bytes[72..];
     let mut entries = Vec::new();

@@ -85,9 +85,7 @@ pub struct TrieDb<'s, S: WitnessSources> {
 
 impl<S: WitnessSources> std::fmt::Debug for TrieDb<'_, S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TrieDb")
-            .field("range_hashes", &self.range_hashes)
-            .finish_non_exhaustive()
+        f.debug_struct("TrieDb").field("range_hashes", &self.range_hashes).finish_non_exhaustive()
     }
 }
 
@@ -111,10 +109,7 @@ impl<'s, S: WitnessSources> TrieDb<'s, S> {
     }
 
     fn load_code(&self, hash: B256) -> Result<Bytecode, DbFault> {
-        let code = self
-            .sources
-            .code(&hash)?
-            .ok_or(DbFault::MissingCode { hash })?;
+        let code = self.sources.code(&hash)?.ok_or(DbFault::MissingCode { hash })?;
         let actual = keccak256(&code);
         if actual != hash {
             return Err(DbFault::CodeHashMismatch { hash, actual });
@@ -125,10 +120,8 @@ impl<'s, S: WitnessSources> TrieDb<'s, S> {
 
 /// Bytecode from its stored bytes (EIP-7702 delegations are recognised by their prefix).
 pub fn decode_bytecode(hash: B256, code: Bytes) -> Result<Bytecode, DbFault> {
-    Bytecode::new_raw_checked(code).map_err(|err| DbFault::MalformedCode {
-        hash,
-        reason: format!("{err:?}"),
-    })
+    Bytecode::new_raw_checked(code)
+        .map_err(|err| DbFault::MalformedCode { hash, reason: format!("{err:?}") })
 }
 
 impl<S: WitnessSources> Database for TrieDb<'_, S> {
@@ -151,8 +144,7 @@ impl<S: WitnessSources> Database for TrieDb<'_, S> {
         if code_hash == KECCAK256_EMPTY || code_hash == B256::ZERO {
             return Ok(Bytecode::default());
         }
-        self.load_code(code_hash)
-            .map_err(|fault| self.fault.record(fault))
+        self.load_code(code_hash).map_err(|fault| self.fault.record(fault))
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbFault> {

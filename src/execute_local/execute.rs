@@ -31,15 +31,10 @@ pub enum ExecuteError {
 pub fn execute(rules: &ChainRules, call: &ExecuteCall) -> Result<bool, ExecuteError> {
     let trace = Trace::decode(&call.trace)?;
     if trace.chain_id != rules.chain_id {
-        return Err(ExecuteError::WrongChain {
-            expected: rules.chain_id,
-            found: trace.chain_id,
-        });
+        return Err(ExecuteError::WrongChain { expected: rules.chain_id, found: trace.chain_id });
     }
     let steps = verify_trace(rules, call.pre_state_root, &trace)?;
-    let gas_used = steps
-        .iter()
-        .try_fold(0u64, |sum, step| sum.checked_add(step.outcome.gas_used));
+    let gas_used = steps.iter().try_fold(0u64, |sum, step| sum.checked_add(step.outcome.gas_used));
     let post_state_root = steps.last().map(|step| step.post_state_root);
     Ok(post_state_root == Some(call.post_state_root) && gas_used == Some(call.gas_used))
 }
@@ -50,12 +45,7 @@ pub fn verify_trace(
     pre_state_root: alloy_primitives::B256,
     trace: &Trace,
 ) -> Result<Vec<ChunkStep>, ExecuteError> {
-    let blocks = trace
-        .blocks
-        .iter()
-        .cloned()
-        .map(L2Block::new)
-        .collect::<Result<Vec<_>, _>>()?;
+    let blocks = trace.blocks.iter().cloned().map(L2Block::new).collect::<Result<Vec<_>, _>>()?;
     let witness = Witness {
         nodes: trace.witness.nodes.clone(),
         codes: trace.witness.codes.clone(),
@@ -66,13 +56,7 @@ pub fn verify_trace(
             .map(|h| Bytes::copy_from_slice(&h.encode()))
             .collect(),
     };
-    Ok(verify_chunk::<_, L2Headers>(
-        rules,
-        pre_state_root,
-        trace.parent_hash,
-        &blocks,
-        &witness,
-    )?)
+    Ok(verify_chunk::<_, L2Headers>(rules, pre_state_root, trace.parent_hash, &blocks, &witness)?)
 }
 
 /// Why a trace could not be built.
@@ -106,11 +90,7 @@ pub fn record_trace(
         chain_id: rules.chain_id,
         parent_hash: head.hash,
         blocks: blocks.iter().map(|b| b.inputs.clone()).collect(),
-        witness: TraceWitness {
-            nodes: witness.nodes,
-            codes: witness.codes,
-            headers,
-        },
+        witness: TraceWitness { nodes: witness.nodes, codes: witness.codes, headers },
     };
     Ok((trace, steps))
 }

@@ -38,13 +38,8 @@ pub enum PostMergeFork {
 
 impl PostMergeFork {
     /// All post-merge forks, oldest first.
-    pub const ALL: [Self; 5] = [
-        Self::Paris,
-        Self::Shanghai,
-        Self::Cancun,
-        Self::Prague,
-        Self::Osaka,
-    ];
+    pub const ALL: [Self; 5] =
+        [Self::Paris, Self::Shanghai, Self::Cancun, Self::Prague, Self::Osaka];
 
     /// Parses a fork name as used in fixture network names (`Merge` is Paris).
     pub fn from_name(name: &str) -> Option<Self> {
@@ -129,9 +124,7 @@ pub fn network(name: &str) -> Network {
             ),
         };
     }
-    let unknown = || Network::Skipped {
-        reason: format!("unknown network {name}"),
-    };
+    let unknown = || Network::Skipped { reason: format!("unknown network {name}") };
     let Some(from) = PostMergeFork::from_name(from) else {
         return unknown();
     };
@@ -148,9 +141,7 @@ pub fn network(name: &str) -> Network {
 
 /// Parses `<Fork>AtTime<N>` or `<Fork>Time<N>`; `N` is decimal with an optional `k` (x1000).
 fn parse_transition(rest: &str) -> Option<(PostMergeFork, u64)> {
-    let (fork, when) = rest
-        .split_once("AtTime")
-        .or_else(|| rest.split_once("Time"))?;
+    let (fork, when) = rest.split_once("AtTime").or_else(|| rest.split_once("Time"))?;
     let fork = PostMergeFork::from_name(fork)?;
     let (digits, scale) = match when.strip_suffix('k') {
         Some(digits) => (digits, 1000),
@@ -200,11 +191,7 @@ impl ForkSchedule {
                 .chain([(EthereumHardfork::Paris, paris)])
                 .chain(timestamp_forks),
         );
-        Self {
-            name: name.to_string(),
-            activations,
-            hardforks,
-        }
+        Self { name: name.to_string(), activations, hardforks }
     }
 
     /// The network name this schedule was built for.

@@ -27,16 +27,8 @@ pub struct L2Block {
 impl L2Block {
     pub fn new(inputs: BlockInputs) -> Result<Self, ProtocolError> {
         let input_commitment = inputs.commitment()?;
-        let txs = inputs
-            .transactions
-            .iter()
-            .map(|raw| prepare_l2_tx(raw))
-            .collect();
-        Ok(Self {
-            inputs,
-            input_commitment,
-            txs,
-        })
+        let txs = inputs.transactions.iter().map(|raw| prepare_l2_tx(raw)).collect();
+        Ok(Self { inputs, input_commitment, txs })
     }
 
     /// The header this block gets once executed.
@@ -82,10 +74,7 @@ impl BlockSpec for L2Block {
 
     fn seal(&self, parent_hash: B256, post_state_root: B256, outcome: &BlockOutcome) -> Sealed {
         let header = self.header(parent_hash, post_state_root, outcome.gas_used);
-        Sealed {
-            hash: header.block_hash(),
-            header: Bytes::copy_from_slice(&header.encode()),
-        }
+        Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) }
     }
 }
 
@@ -121,14 +110,8 @@ pub enum GenesisError {
 /// The four system contracts the L2's block execution calls, with their mainnet code.
 pub fn system_contracts() -> [(Address, Bytes); 4] {
     [
-        (
-            eip4788::BEACON_ROOTS_ADDRESS,
-            eip4788::BEACON_ROOTS_CODE.clone(),
-        ),
-        (
-            eip2935::HISTORY_STORAGE_ADDRESS,
-            eip2935::HISTORY_STORAGE_CODE.clone(),
-        ),
+        (eip4788::BEACON_ROOTS_ADDRESS, eip4788::BEACON_ROOTS_CODE.clone()),
+        (eip2935::HISTORY_STORAGE_ADDRESS, eip2935::HISTORY_STORAGE_CODE.clone()),
         (
             eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
             eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_CODE.clone(),
@@ -156,12 +139,7 @@ pub fn l2_genesis(
         }
         full.insert(
             address,
-            GenesisAccount {
-                nonce: 1,
-                balance: U256::ZERO,
-                code,
-                storage: BTreeMap::new(),
-            },
+            GenesisAccount { nonce: 1, balance: U256::ZERO, code, storage: BTreeMap::new() },
         );
     }
     let state = GenesisState::build(&full)?;

@@ -64,17 +64,9 @@ pub fn execute_on_store<B: BlockSpec>(
     block: &B,
 ) -> Result<PendingBlock, ReplayError> {
     let parent = store.head()?.ok_or(StoreError::Uninitialised)?;
-    let mut state = State::builder()
-        .with_database(FlatDb::new(store))
-        .with_bundle_update()
-        .build();
-    let outcome = execute_block(
-        rules,
-        &block.env(parent.hash),
-        block.txs(),
-        block.policy(),
-        &mut state,
-    )?;
+    let mut state = State::builder().with_database(FlatDb::new(store)).with_bundle_update().build();
+    let outcome =
+        execute_block(rules, &block.env(parent.hash), block.txs(), block.policy(), &mut state)?;
     state.merge_transitions(BundleRetention::PlainState);
     let diff = StateDiff::from_bundle(&state.take_bundle());
     let mut tries = StateTries::new(parent.state_root);
@@ -142,11 +134,7 @@ impl GenesisState {
         let state_root = tries.apply(&empty, &diff)?;
         let mut nodes = Vec::new();
         tries.commit(&mut |hash, node| nodes.push((hash, node)));
-        Ok(Self {
-            state_root,
-            diff,
-            nodes,
-        })
+        Ok(Self { state_root, diff, nodes })
     }
 
     /// Writes the state as block `number` with the given seal.

@@ -97,9 +97,7 @@ pub fn verify_ancestry<H: HeaderFormat>(
     pre_state_root: B256,
 ) -> Result<Ancestry, VerifyError> {
     if headers.len() > MAX_ANCESTORS {
-        return Err(VerifyError::TooManyAncestors {
-            count: headers.len(),
-        });
+        return Err(VerifyError::TooManyAncestors { count: headers.len() });
     }
     let mut hashes = BTreeMap::new();
     let mut previous: Option<HeaderLink> = None;
@@ -124,10 +122,7 @@ pub fn verify_ancestry<H: HeaderFormat>(
             "last header {} hashes to {}, the chunk's parent is {parent_hash}",
             parent.number, parent.hash
         );
-        return Err(VerifyError::BrokenAncestry {
-            index: headers.len() - 1,
-            reason,
-        });
+        return Err(VerifyError::BrokenAncestry { index: headers.len() - 1, reason });
     }
     if parent.state_root != pre_state_root {
         return Err(VerifyError::PreStateMismatch {
@@ -200,38 +195,19 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
         used_numbers: RefCell::default(),
     };
     let steps = run_chunk(rules, pre_state_root, parent_hash, blocks, &maps)?;
-    let WitnessMaps {
-        nodes: recorder,
-        codes,
-        used_codes,
-        used_numbers,
-        ..
-    } = maps;
+    let WitnessMaps { nodes: recorder, codes, used_codes, used_numbers, .. } = maps;
     let used_nodes = recorder.into_recorded();
     if let Some(hash) = nodes.keys().find(|h| !used_nodes.contains_key(*h)) {
-        return Err(VerifyError::Unused {
-            kind: "node",
-            hash: *hash,
-        });
+        return Err(VerifyError::Unused { kind: "node", hash: *hash });
     }
     let used_codes = used_codes.into_inner();
     if let Some(hash) = codes.keys().find(|h| !used_codes.contains(*h)) {
-        return Err(VerifyError::Unused {
-            kind: "code",
-            hash: *hash,
-        });
+        return Err(VerifyError::Unused { kind: "code", hash: *hash });
     }
-    let oldest = used_numbers
-        .into_inner()
-        .first()
-        .copied()
-        .unwrap_or(ancestry.parent.number);
+    let oldest = used_numbers.into_inner().first().copied().unwrap_or(ancestry.parent.number);
     if let Some(first) = first_header {
         if oldest.min(ancestry.parent.number) != first {
-            return Err(VerifyError::UnusedHeaders {
-                first,
-                oldest: Some(oldest),
-            });
+            return Err(VerifyError::UnusedHeaders { first, oldest: Some(oldest) });
         }
     }
     Ok(steps)
@@ -241,10 +217,7 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
 fn check_numbers<B: BlockSpec>(blocks: &[B], parent: u64) -> Result<(), VerifyError> {
     for (offset, block) in (1u64..).zip(blocks) {
         if Some(block.number()) != parent.checked_add(offset) {
-            return Err(VerifyError::WrongBlockNumber {
-                number: block.number(),
-                parent,
-            });
+            return Err(VerifyError::WrongBlockNumber { number: block.number(), parent });
         }
     }
     Ok(())

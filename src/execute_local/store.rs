@@ -30,15 +30,8 @@ pub(super) const CF_NODES: &str = "nodes";
 pub(super) const CF_HEADERS: &str = "headers";
 pub(super) const CF_UNDO: &str = "undo";
 pub(super) const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] = [
-    CF_ACCOUNTS,
-    CF_STORAGE,
-    CF_CODE,
-    CF_NODES,
-    CF_HEADERS,
-    CF_UNDO,
-    CF_META,
-];
+const ALL_CFS: [&str; 7] =
+    [CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_NODES, CF_HEADERS, CF_UNDO, CF_META];
 pub(super) const HEAD_KEY: &[u8] = b"head";
 
 /// Errors of the state store.
@@ -78,10 +71,8 @@ impl Head {
     }
 
     pub(super) fn decode(bytes: &[u8]) -> Result<Self, StoreError> {
-        let corrupt = || StoreError::Corrupt {
-            what: "head",
-            reason: format!("{} bytes", bytes.len()),
-        };
+        let corrupt =
+            || StoreError::Corrupt { what: "head", reason: format!("{} bytes", bytes.len()) };
         if bytes.len() != 72 {
             return Err(corrupt());
         }
@@ -117,9 +108,7 @@ pub struct StateStore {
 
 impl std::fmt::Debug for StateStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StateStore")
-            .field("path", &self.db.path())
-            .finish()
+        f.debug_struct("StateStore").field("path", &self.db.path()).finish()
     }
 }
 
@@ -137,25 +126,18 @@ impl StateStore {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
-        let cfs = ALL_CFS
-            .iter()
-            .map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
         Ok(Self { db })
     }
 
     pub(super) fn cf(&self, name: &'static str) -> Result<&ColumnFamily, StoreError> {
-        self.db
-            .cf_handle(name)
-            .ok_or(StoreError::MissingColumnFamily { name })
+        self.db.cf_handle(name).ok_or(StoreError::MissingColumnFamily { name })
     }
 
     /// The newest applied block, if any.
     pub fn head(&self) -> Result<Option<Head>, StoreError> {
-        self.db
-            .get_cf(self.cf(CF_META)?, HEAD_KEY)?
-            .map(|b| Head::decode(&b))
-            .transpose()
+        self.db.get_cf(self.cf(CF_META)?, HEAD_KEY)?.map(|b| Head::decode(&b)).transpose()
     }
 
     pub fn account(&self, address: &Address) -> Result<Option<FlatAccount>, StoreError> {
@@ -164,10 +146,7 @@ impl StateStore {
         };
         FlatAccount::decode(&mut &bytes[..])
             .map(Some)
-            .map_err(|err| StoreError::Corrupt {
-                what: "account",
-                reason: err.to_string(),
-            })
+            .map_err(|err| StoreError::Corrupt { what: "account", reason: err.to_string() })
     }
 
     pub fn storage(&self, address: &Address, slot: &U256) -> Result<U256, StoreError> {
@@ -196,10 +175,7 @@ impl StateStore {
                 reason: format!("{} bytes", bytes.len()),
             });
         }
-        Ok(Some((
-            B256::from_slice(&bytes[..32]),
-            Bytes::copy_from_slice(&bytes[32..]),
-        )))
+        Ok(Some((B256::from_slice(&bytes[..32]), Bytes::copy_from_slice(&bytes[32..]))))
     }
 
     pub fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
@@ -234,13 +210,9 @@ impl StateStore {
 
 impl NodeSource for StateStore {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, NodeSourceError> {
-        let cf = self
-            .cf(CF_NODES)
-            .map_err(|err| NodeSourceError::new(err.to_string()))?;
-        let found = self
-            .db
-            .get_cf(cf, hash)
-            .map_err(|err| NodeSourceError::new(err.to_string()))?;
+        let cf = self.cf(CF_NODES).map_err(|err| NodeSourceError::new(err.to_string()))?;
+        let found =
+            self.db.get_cf(cf, hash).map_err(|err| NodeSourceError::new(err.to_string()))?;
         Ok(found.map(Bytes::from))
     }
 }
@@ -254,16 +226,11 @@ pub struct FlatDb<'a> {
 
 impl<'a> FlatDb<'a> {
     pub fn new(store: &'a StateStore) -> Self {
-        Self {
-            store,
-            fault: Fault::default(),
-        }
+        Self { store, fault: Fault::default() }
     }
 
     fn store_fault(&mut self, err: StoreError) -> DbFault {
-        self.fault.record(DbFault::Store {
-            reason: err.to_string(),
-        })
+        self.fault.record(DbFault::Store { reason: err.to_string() })
     }
 }
 
@@ -271,10 +238,7 @@ impl Database for FlatDb<'_> {
     type Error = DbFault;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbFault> {
-        let account = self
-            .store
-            .account(&address)
-            .map_err(|err| self.store_fault(err))?;
+        let account = self.store.account(&address).map_err(|err| self.store_fault(err))?;
         Ok(account.map(|a| AccountInfo {
             balance: a.balance,
             nonce: a.nonce,
@@ -296,9 +260,7 @@ impl Database for FlatDb<'_> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbFault> {
-        self.store
-            .storage(&address, &index)
-            .map_err(|err| self.store_fault(err))
+        self.store.storage(&address, &index).map_err(|err| self.store_fault(err))
     }
 
     fn block_hash(&mut self, number: u64) -> Result<B256, DbFault> {

@@ -32,9 +32,7 @@ impl AccountLeaf {
     pub fn decode_exact(mut bytes: &[u8]) -> Result<Self, alloy_rlp::Error> {
         let leaf = Self::decode(&mut bytes)?;
         if !bytes.is_empty() {
-            return Err(alloy_rlp::Error::Custom(
-                "trailing bytes after account leaf",
-            ));
+            return Err(alloy_rlp::Error::Custom("trailing bytes after account leaf"));
         }
         Ok(leaf)
     }
@@ -96,12 +94,7 @@ impl StateDiff {
                 });
                 let unchanged =
                     !wiped && storage.is_empty() && account.info == account.original_info;
-                (!unchanged).then_some(AccountChange {
-                    address: *address,
-                    basics,
-                    wiped,
-                    storage,
-                })
+                (!unchanged).then_some(AccountChange { address: *address, basics, wiped, storage })
             })
             .collect();
         accounts.sort_unstable_by_key(|change| change.address);
@@ -125,10 +118,7 @@ pub struct StateTries {
 
 impl StateTries {
     pub fn new(state_root: B256) -> Self {
-        Self {
-            accounts: SparseTrie::new(state_root),
-            storage: HashMap::new(),
-        }
+        Self { accounts: SparseTrie::new(state_root), storage: HashMap::new() }
     }
 
     /// Reads an account, resolving the nodes on its path.
@@ -142,10 +132,7 @@ impl StateTries {
         };
         AccountLeaf::decode_exact(&bytes)
             .map(Some)
-            .map_err(|err| DbFault::MalformedAccount {
-                address,
-                reason: err.to_string(),
-            })
+            .map_err(|err| DbFault::MalformedAccount { address, reason: err.to_string() })
     }
 
     /// Reads a storage slot, resolving the nodes on its path (and on the account's).
@@ -171,14 +158,12 @@ impl StateTries {
         address: Address,
     ) -> Result<&mut SparseTrie, DbFault> {
         if !self.storage.contains_key(&address) {
-            let root = self
-                .account(src, address)?
-                .map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
+            let root = self.account(src, address)?.map_or(EMPTY_ROOT_HASH, |a| a.storage_root);
             self.storage.insert(address, SparseTrie::new(root));
         }
-        self.storage.get_mut(&address).ok_or(DbFault::Store {
-            reason: "storage trie vanished".to_string(),
-        })
+        self.storage
+            .get_mut(&address)
+            .ok_or(DbFault::Store { reason: "storage trie vanished".to_string() })
     }
 
     /// Applies a diff and returns the new state root.
@@ -212,8 +197,7 @@ impl StateTries {
         change: &AccountChange,
     ) -> Result<B256, DbFault> {
         if change.wiped {
-            self.storage
-                .insert(change.address, SparseTrie::new(EMPTY_ROOT_HASH));
+            self.storage.insert(change.address, SparseTrie::new(EMPTY_ROOT_HASH));
         }
         let trie = self.storage_trie(src, change.address)?;
         let mut removals = Vec::new();

@@ -16,22 +16,16 @@ pub const BLOB_TX_TYPE: u8 = 3;
 
 /// Recovers the sender (signatures with a high `s` are refused, as since Homestead).
 pub fn prepare_envelope(tx: TxEnvelope) -> PreparedTx {
-    tx.try_into_recovered()
-        .map_err(|err| TxRejection::BadSignature {
-            reason: err.to_string(),
-        })
+    tx.try_into_recovered().map_err(|err| TxRejection::BadSignature { reason: err.to_string() })
 }
 
 /// An L2 transaction from its raw bytes: strict EIP-2718 decoding (nothing trailing), sender
 /// recovery, and no blob transactions.
 pub fn prepare_l2_tx(raw: &[u8]) -> PreparedTx {
-    let tx = TxEnvelope::decode_2718_exact(raw).map_err(|err| TxRejection::Undecodable {
-        reason: err.to_string(),
-    })?;
+    let tx = TxEnvelope::decode_2718_exact(raw)
+        .map_err(|err| TxRejection::Undecodable { reason: err.to_string() })?;
     if tx.ty() == BLOB_TX_TYPE {
-        return Err(TxRejection::DisallowedType {
-            tx_type: BLOB_TX_TYPE,
-        });
+        return Err(TxRejection::DisallowedType { tx_type: BLOB_TX_TYPE });
     }
     prepare_envelope(tx)
 }
@@ -43,10 +37,7 @@ mod tests {
     #[test]
     fn garbage_is_undecodable_not_a_panic() {
         for raw in [&[][..], &[0x02][..], &[0xff, 0x00], &[0xc0]] {
-            assert!(
-                matches!(prepare_l2_tx(raw), Err(TxRejection::Undecodable { .. })),
-                "{raw:?}"
-            );
+            assert!(matches!(prepare_l2_tx(raw), Err(TxRejection::Undecodable { .. })), "{raw:?}");
         }
     }
 }

@@ -69,9 +69,8 @@ impl<'a> WitnessSources for StoreSources<'a> {
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, DbFault> {
-        let code = self.store.code(hash).map_err(|err| DbFault::Store {
-            reason: err.to_string(),
-        })?;
+        let code =
+            self.store.code(hash).map_err(|err| DbFault::Store { reason: err.to_string() })?;
         if let Some(code) = &code {
             self.codes.borrow_mut().insert(*hash, code.clone());
         }
@@ -85,9 +84,7 @@ impl<'a> WitnessSources for StoreSources<'a> {
         let hash = self
             .store
             .block_hash(number)
-            .map_err(|err| DbFault::Store {
-                reason: err.to_string(),
-            })?;
+            .map_err(|err| DbFault::Store { reason: err.to_string() })?;
         if hash.is_some() {
             self.numbers.borrow_mut().insert(number);
         }
@@ -112,31 +109,15 @@ pub fn record_witness<B: BlockSpec>(
     let steps = run_chunk(rules, head.state_root, head.hash, blocks, &sources)?;
     // Contiguous from the oldest hash BLOCKHASH used (or the parent) up to the parent, which
     // is always present: it binds the pre-state root and the numbering.
-    let oldest = sources
-        .numbers
-        .borrow()
-        .first()
-        .copied()
-        .unwrap_or(head.number)
-        .min(head.number);
+    let oldest = sources.numbers.borrow().first().copied().unwrap_or(head.number).min(head.number);
     let headers = (oldest..=head.number)
         .map(|n| {
-            store
-                .header(n)?
-                .map(|(_, bytes)| bytes)
-                .ok_or(RecordError::MissingHeader { number: n })
+            store.header(n)?.map(|(_, bytes)| bytes).ok_or(RecordError::MissingHeader { number: n })
         })
         .collect::<Result<Vec<_>, RecordError>>()?;
     let nodes = sources.nodes.into_recorded().into_values().collect();
     let codes = sources.codes.into_inner().into_values().collect();
-    Ok((
-        Witness {
-            nodes,
-            codes,
-            headers,
-        },
-        steps,
-    ))
+    Ok((Witness { nodes, codes, headers }, steps))
 }
 
 /// Sorted by keccak256 of the bytes, duplicates removed.

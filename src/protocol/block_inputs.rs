@@ -52,9 +52,7 @@ impl BlockInputs {
     pub fn encoded_len(&self) -> usize {
         self.transactions
             .iter()
-            .fold(BLOCK_INPUTS_FIXED_LEN, |acc, tx| {
-                acc.saturating_add(4).saturating_add(tx.len())
-            })
+            .fold(BLOCK_INPUTS_FIXED_LEN, |acc, tx| acc.saturating_add(4).saturating_add(tx.len()))
     }
 
     /// Appends the encoding to `out`. Fails only if a count or length exceeds u32.
@@ -107,9 +105,7 @@ impl BlockInputs {
         };
         let tx_count = r.u32("tx_count")?;
         // Each transaction takes at least its 4-byte prefix: cap the allocation by what remains.
-        let cap = usize::try_from(tx_count)
-            .unwrap_or(usize::MAX)
-            .min(r.remaining() / 4);
+        let cap = usize::try_from(tx_count).unwrap_or(usize::MAX).min(r.remaining() / 4);
         inputs.transactions.reserve_exact(cap);
         for _ in 0..tx_count {
             let (tx, _) = r.prefixed("transaction")?;

@@ -105,11 +105,7 @@ impl<'a> Reader<'a> {
     pub(crate) fn finish(&self, what: &'static str) -> Result<(), ProtocolError> {
         match self.remaining() {
             0 => Ok(()),
-            count => Err(ProtocolError::TrailingBytes {
-                what,
-                offset: self.offset(),
-                count,
-            }),
+            count => Err(ProtocolError::TrailingBytes { what, offset: self.offset(), count }),
         }
     }
 }
@@ -117,22 +113,14 @@ impl<'a> Reader<'a> {
 /// Checks `n <= max` (a count or length against its prefix width or protocol limit).
 pub(crate) fn check_max(n: usize, max: usize, what: &'static str) -> Result<(), ProtocolError> {
     if n > max {
-        return Err(ProtocolError::TooLarge {
-            what,
-            found: n,
-            max,
-        });
+        return Err(ProtocolError::TooLarge { what, found: n, max });
     }
     Ok(())
 }
 
 /// `n` as a u32 prefix, or `TooLarge`.
 pub(crate) fn u32_len(n: usize, what: &'static str) -> Result<u32, ProtocolError> {
-    u32::try_from(n).map_err(|_| ProtocolError::TooLarge {
-        what,
-        found: n,
-        max: u32::MAX as usize,
-    })
+    u32::try_from(n).map_err(|_| ProtocolError::TooLarge { what, found: n, max: u32::MAX as usize })
 }
 
 /// Appends `len u32 | bytes`.

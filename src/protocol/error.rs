@@ -13,26 +13,13 @@ use alloy_primitives::B256;
 pub enum ProtocolError {
     /// Fewer bytes remain than the field needs.
     #[error("{what}: need {needed} bytes at offset {offset}, only {remaining} remain")]
-    Truncated {
-        what: &'static str,
-        offset: usize,
-        needed: usize,
-        remaining: usize,
-    },
+    Truncated { what: &'static str, offset: usize, needed: usize, remaining: usize },
     /// Bytes left over after a complete value.
     #[error("{what}: {count} trailing bytes at offset {offset}")]
-    TrailingBytes {
-        what: &'static str,
-        offset: usize,
-        count: usize,
-    },
+    TrailingBytes { what: &'static str, offset: usize, count: usize },
     /// A fixed-size value of the wrong length.
     #[error("{what}: expected {expected} bytes, found {found}")]
-    BadLength {
-        what: &'static str,
-        expected: usize,
-        found: usize,
-    },
+    BadLength { what: &'static str, expected: usize, found: usize },
     /// A 32-byte integer word whose value does not fit u64.
     #[error("{what}: 256-bit word at offset {offset} does not fit u64")]
     IntegerOverflow { what: &'static str, offset: usize },
@@ -44,27 +31,15 @@ pub enum ProtocolError {
     NoBlocks,
     /// A list too long for its count prefix, or an item too long for its length prefix.
     #[error("{what}: {found} exceeds the maximum {max}")]
-    TooLarge {
-        what: &'static str,
-        found: usize,
-        max: usize,
-    },
+    TooLarge { what: &'static str, found: usize, max: usize },
     /// Witness items not strictly ascending by keccak256.
     #[error(
         "{what} #{index} at offset {offset} is not ordered after the previous one by keccak256"
     )]
-    Unsorted {
-        what: &'static str,
-        index: usize,
-        offset: usize,
-    },
+    Unsorted { what: &'static str, index: usize, offset: usize },
     /// A witness item equal to the previous one.
     #[error("{what} #{index} at offset {offset} duplicates the previous one")]
-    Duplicate {
-        what: &'static str,
-        index: usize,
-        offset: usize,
-    },
+    Duplicate { what: &'static str, index: usize, offset: usize },
     /// Empty bytecode in the witness (the empty code hash needs no preimage).
     #[error("code #{index} at offset {offset} is empty")]
     EmptyCode { index: usize, offset: usize },
@@ -73,18 +48,10 @@ pub enum ProtocolError {
     NoHeaders,
     /// headers[index].parent_hash is not the block hash of headers[index - 1].
     #[error("header #{index}: parent_hash {found} is not the previous block hash {expected}")]
-    HeaderParentMismatch {
-        index: usize,
-        expected: B256,
-        found: B256,
-    },
+    HeaderParentMismatch { index: usize, expected: B256, found: B256 },
     /// headers[index].number is not headers[index - 1].number + 1.
     #[error("header #{index}: number {found}, expected {expected}")]
-    HeaderNumberGap {
-        index: usize,
-        expected: u64,
-        found: u64,
-    },
+    HeaderNumberGap { index: usize, expected: u64, found: u64 },
     /// The last header (the parent) does not hash to the trace's parent_hash.
     #[error("last header hashes to {found}, trace parent_hash is {expected}")]
     ParentHashMismatch { expected: B256, found: B256 },

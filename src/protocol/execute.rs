@@ -50,11 +50,7 @@ impl ExecuteCall {
         // usize -> u64 is lossless on every supported target.
         out.extend_from_slice(&word(u64::try_from(self.trace.len()).unwrap_or(u64::MAX)));
         out.extend_from_slice(&self.trace);
-        out.resize(
-            out.len()
-                .saturating_add(padded.saturating_sub(self.trace.len())),
-            0,
-        );
+        out.resize(out.len().saturating_add(padded.saturating_sub(self.trace.len())), 0);
         out
     }
 
@@ -65,10 +61,7 @@ impl ExecuteCall {
         let post_state_root = r.b256("post_state_root")?;
         let offset_word = r.b256("trace_offset")?;
         if offset_word != B256::from(word(ABI_BYTES_OFFSET)) {
-            return Err(ProtocolError::AbiOffset {
-                expected: ABI_HEAD_LEN,
-                found: offset_word,
-            });
+            return Err(ProtocolError::AbiOffset { expected: ABI_HEAD_LEN, found: offset_word });
         }
         let gas_used = r.word_u64("gas_used")?;
         let len = r.word_u64("trace_length")?;
@@ -78,17 +71,10 @@ impl ExecuteCall {
         let pad_start = r.offset();
         let padding = r.take(pad_len, "trace_padding")?;
         if let Some(i) = padding.iter().position(|b| *b != 0) {
-            return Err(ProtocolError::AbiPadding {
-                offset: pad_start.saturating_add(i),
-            });
+            return Err(ProtocolError::AbiPadding { offset: pad_start.saturating_add(i) });
         }
         r.finish("execute_call")?;
-        Ok(Self {
-            pre_state_root,
-            post_state_root,
-            trace,
-            gas_used,
-        })
+        Ok(Self { pre_state_root, post_state_root, trace, gas_used })
     }
 
     /// Gas EXECUTE charges for this call before any work; see [`execute_gas_cost`].
@@ -117,9 +103,7 @@ pub fn execute_gas_cost(trace: &[u8]) -> Result<u64, ProtocolError> {
             remaining: 0,
         })?;
         let gas_limit = peek_gas_limit(block, start)?;
-        total = total
-            .checked_add(gas_limit)
-            .ok_or(ProtocolError::GasOverflow)?;
+        total = total.checked_add(gas_limit).ok_or(ProtocolError::GasOverflow)?;
     }
     Ok(total)
 }

@@ -36,10 +36,7 @@ pub struct L2Header {
 impl L2Header {
     /// The genesis header: everything zero except the genesis state root.
     pub fn genesis(state_root: B256) -> Self {
-        Self {
-            state_root,
-            ..Self::default()
-        }
+        Self { state_root, ..Self::default() }
     }
 
     /// The 160-byte encoding.
@@ -109,11 +106,7 @@ impl Checkpoint {
     /// The 96-byte encoding.
     pub fn encode(&self) -> [u8; CHECKPOINT_LEN] {
         let mut out = [0u8; CHECKPOINT_LEN];
-        let words = [
-            self.input_commitment.0,
-            self.post_state_root.0,
-            word(self.gas_used),
-        ];
+        let words = [self.input_commitment.0, self.post_state_root.0, word(self.gas_used)];
         for (chunk, w) in out.chunks_exact_mut(32).zip(words.iter()) {
             chunk.copy_from_slice(w);
         }

@@ -43,20 +43,13 @@ fn arb_block_inputs() -> impl Strategy<Value = BlockInputs> {
 }
 
 fn arb_header() -> impl Strategy<Value = L2Header> {
-    (
-        arb_b256(),
-        any::<u64>(),
-        arb_b256(),
-        arb_b256(),
-        any::<u64>(),
-    )
-        .prop_map(|h| L2Header {
-            parent_hash: h.0,
-            number: h.1,
-            input_commitment: h.2,
-            state_root: h.3,
-            gas_used: h.4,
-        })
+    (arb_b256(), any::<u64>(), arb_b256(), arb_b256(), any::<u64>()).prop_map(|h| L2Header {
+        parent_hash: h.0,
+        number: h.1,
+        input_commitment: h.2,
+        state_root: h.3,
+        gas_used: h.4,
+    })
 }
 
 /// A contiguous chain of 1..=4 headers: the first is arbitrary, the rest link to it.
@@ -87,25 +80,13 @@ fn arb_trace() -> impl Strategy<Value = Trace> {
     (any::<u64>(), blocks, nodes, codes, arb_header_chain()).prop_map(
         |(chain_id, blocks, nodes, codes, headers)| {
             let parent_hash = headers[headers.len() - 1].block_hash();
-            Trace {
-                chain_id,
-                parent_hash,
-                blocks,
-                witness: Witness {
-                    nodes,
-                    codes,
-                    headers,
-                },
-            }
+            Trace { chain_id, parent_hash, blocks, witness: Witness { nodes, codes, headers } }
         },
     )
 }
 
 fn canonical(trace: &Trace) -> Trace {
-    Trace {
-        witness: trace.witness.canonical(),
-        ..trace.clone()
-    }
+    Trace { witness: trace.witness.canonical(), ..trace.clone() }
 }
 
 proptest! {
@@ -191,22 +172,10 @@ proptest! {
 
 #[test]
 fn execute_output_words() {
-    assert_eq!(
-        decode_execute_output(&encode_execute_output(true)),
-        Ok(true)
-    );
-    assert_eq!(
-        decode_execute_output(&encode_execute_output(false)),
-        Ok(false)
-    );
-    assert_eq!(
-        decode_execute_output(&[0u8; 31]).unwrap_err().kind(),
-        "bad_length"
-    );
+    assert_eq!(decode_execute_output(&encode_execute_output(true)), Ok(true));
+    assert_eq!(decode_execute_output(&encode_execute_output(false)), Ok(false));
+    assert_eq!(decode_execute_output(&[0u8; 31]).unwrap_err().kind(), "bad_length");
     let mut two = [0u8; 32];
     two[31] = 2;
-    assert_eq!(
-        decode_execute_output(&two).unwrap_err().kind(),
-        "invalid_output"
-    );
+    assert_eq!(decode_execute_output(&two).unwrap_err().kind(), "invalid_output");
 }

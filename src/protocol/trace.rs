@@ -71,11 +71,8 @@ impl Witness {
 
 /// Items sorted by keccak256 with duplicates (and, if asked, empty items) removed.
 fn by_hash(items: &[Bytes], drop_empty: bool) -> Vec<&Bytes> {
-    let mut keyed: Vec<(B256, &Bytes)> = items
-        .iter()
-        .filter(|b| !(drop_empty && b.is_empty()))
-        .map(|b| (keccak256(b), b))
-        .collect();
+    let mut keyed: Vec<(B256, &Bytes)> =
+        items.iter().filter(|b| !(drop_empty && b.is_empty())).map(|b| (keccak256(b), b)).collect();
     keyed.sort_by_key(|(hash, _)| *hash);
     keyed.dedup_by(|a, b| a.0 == b.0);
     keyed.into_iter().map(|(_, b)| b).collect()
@@ -95,28 +92,18 @@ fn check_headers(headers: &[L2Header], parent_hash: B256) -> Result<(), Protocol
                 found: next.parent_hash,
             });
         }
-        let expected = prev
-            .number
-            .checked_add(1)
-            .ok_or(ProtocolError::HeaderNumberGap {
-                index,
-                expected: u64::MAX,
-                found: next.number,
-            })?;
+        let expected = prev.number.checked_add(1).ok_or(ProtocolError::HeaderNumberGap {
+            index,
+            expected: u64::MAX,
+            found: next.number,
+        })?;
         if next.number != expected {
-            return Err(ProtocolError::HeaderNumberGap {
-                index,
-                expected,
-                found: next.number,
-            });
+            return Err(ProtocolError::HeaderNumberGap { index, expected, found: next.number });
         }
     }
     let found = last.block_hash();
     if found != parent_hash {
-        return Err(ProtocolError::ParentHashMismatch {
-            expected: parent_hash,
-            found,
-        });
+        return Err(ProtocolError::ParentHashMismatch { expected: parent_hash, found });
     }
     Ok(())
 }
@@ -175,16 +162,7 @@ impl Trace {
         let headers = decode_headers(&mut r)?;
         r.finish("trace")?;
         check_headers(&headers, parent_hash)?;
-        Ok(Self {
-            chain_id,
-            parent_hash,
-            blocks,
-            witness: Witness {
-                nodes,
-                codes,
-                headers,
-            },
-        })
+        Ok(Self { chain_id, parent_hash, blocks, witness: Witness { nodes, codes, headers } })
     }
 
     /// Byte ranges of each encoded `BlockInputs` inside `self.encode()` (payload only, without
@@ -232,9 +210,7 @@ fn decode_sorted(
     reject_empty: bool,
 ) -> Result<Vec<Bytes>, ProtocolError> {
     let count = r.u32(what)?;
-    let cap = usize::try_from(count)
-        .unwrap_or(usize::MAX)
-        .min(r.remaining() / 4);
+    let cap = usize::try_from(count).unwrap_or(usize::MAX).min(r.remaining() / 4);
     let mut items = Vec::with_capacity(cap);
     let mut prev: Option<B256> = None;
     for index in 0..usize::try_from(count).unwrap_or(usize::MAX) {
@@ -246,18 +222,10 @@ fn decode_sorted(
         let hash = keccak256(bytes);
         match prev.map(|p| p.cmp(&hash)) {
             Some(std::cmp::Ordering::Equal) => {
-                return Err(ProtocolError::Duplicate {
-                    what,
-                    index,
-                    offset,
-                });
+                return Err(ProtocolError::Duplicate { what, index, offset });
             }
             Some(std::cmp::Ordering::Greater) => {
-                return Err(ProtocolError::Unsorted {
-                    what,
-                    index,
-                    offset,
-                });
+                return Err(ProtocolError::Unsorted { what, index, offset });
             }
             _ => prev = Some(hash),
         }
@@ -272,10 +240,7 @@ fn decode_headers(r: &mut Reader<'_>) -> Result<Vec<L2Header>, ProtocolError> {
     let mut headers = Vec::with_capacity(count);
     for _ in 0..count {
         let start = r.offset();
-        headers.push(L2Header::decode_at(
-            r.take(L2_HEADER_LEN, "l2_header")?,
-            start,
-        )?);
+        headers.push(L2Header::decode_at(r.take(L2_HEADER_LEN, "l2_header")?, start)?);
     }
     Ok(headers)
 }
@@ -287,10 +252,7 @@ pub fn block_input_ranges(trace: &[u8]) -> Result<Vec<Range<usize>>, ProtocolErr
     let mut r = Reader::new(trace, 0);
     let version = r.u8("version")?;
     if version != TRACE_VERSION {
-        return Err(ProtocolError::UnsupportedVersion {
-            expected: TRACE_VERSION,
-            found: version,
-        });
+        return Err(ProtocolError::UnsupportedVersion { expected: TRACE_VERSION, found: version });
     }
     r.take(8 + 32, "trace_prefix")?;
     let count = r.u16("block_count")?;

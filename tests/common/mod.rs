@@ -33,9 +33,7 @@ pub struct TestChain {
 }
 
 pub fn rules() -> ChainRules {
-    let Network::Supported(schedule) = network("Osaka") else {
-        panic!("Osaka must be supported")
-    };
+    let Network::Supported(schedule) = network("Osaka") else { panic!("Osaka must be supported") };
     ChainRules::new(CHAIN_ID, schedule)
 }
 
@@ -47,17 +45,9 @@ impl TestChain {
         let mut alloc = BTreeMap::new();
         for key in &keys {
             let balance = U256::from(1000u64) * U256::from(10u64.pow(18));
-            alloc.insert(
-                key.address(),
-                GenesisAccount {
-                    balance,
-                    ..Default::default()
-                },
-            );
+            alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });
         }
-        let storage = (0u64..8)
-            .map(|i| (U256::from(i), U256::from(100 + i)))
-            .collect();
+        let storage = (0u64..8).map(|i| (U256::from(i), U256::from(100 + i))).collect();
         alloc.insert(
             storage_writer_address(),
             GenesisAccount {
@@ -70,18 +60,10 @@ impl TestChain {
         let dir = tempfile::tempdir().expect("tempdir");
         let store = StateStore::open(dir.path()).expect("open store");
         let (state, header) = l2_genesis(&alloc).expect("genesis");
-        let sealed = Sealed {
-            hash: header.block_hash(),
-            header: Bytes::copy_from_slice(&header.encode()),
-        };
+        let sealed =
+            Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) };
         state.write(&store, 0, &sealed).expect("write genesis");
-        Self {
-            dir,
-            store,
-            rules: rules(),
-            keys,
-            nonces: vec![0; 4],
-        }
+        Self { dir, store, rules: rules(), keys, nonces: vec![0; 4] }
     }
 
     pub fn head(&self) -> Head {
@@ -122,30 +104,18 @@ impl TestChain {
             access_list: Default::default(),
             input,
         };
-        let signature = self.keys[from]
-            .sign_hash_sync(&tx.signature_hash())
-            .expect("sign");
-        TxEnvelope::from(tx.into_signed(signature))
-            .encoded_2718()
-            .into()
+        let signature = self.keys[from].sign_hash_sync(&tx.signature_hash()).expect("sign");
+        TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into()
     }
 
     pub fn transfer(&mut self, from: usize, to: Address, wei: u64) -> Bytes {
-        self.tx(
-            from,
-            TxKind::Call(to),
-            U256::from(wei),
-            Bytes::new(),
-            21_000,
-        )
+        self.tx(from, TxKind::Call(to), U256::from(wei), Bytes::new(), 21_000)
     }
 
     /// Calls the storage writer: `count` slots from `start` set to `value` (0 deletes).
     pub fn write_slots(&mut self, from: usize, start: u64, count: u64, value: u64) -> Bytes {
-        let data: Vec<u8> = [start, count, value]
-            .iter()
-            .flat_map(|w| U256::from(*w).to_be_bytes::<32>())
-            .collect();
+        let data: Vec<u8> =
+            [start, count, value].iter().flat_map(|w| U256::from(*w).to_be_bytes::<32>()).collect();
         self.tx(
             from,
             TxKind::Call(storage_writer_address()),

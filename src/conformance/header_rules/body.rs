@@ -21,15 +21,10 @@ pub fn validate_body(
     let header = &block.header;
     let expected = proofs::calculate_transaction_root(&block.body.transactions);
     if header.transactions_root != expected {
-        return Err(HeaderError::TransactionsRoot {
-            got: header.transactions_root,
-            expected,
-        });
+        return Err(HeaderError::TransactionsRoot { got: header.transactions_root, expected });
     }
     if !block.body.ommers.is_empty() {
-        return Err(HeaderError::OmmersPresent {
-            count: block.body.ommers.len(),
-        });
+        return Err(HeaderError::OmmersPresent { count: block.body.ommers.len() });
     }
     let fork = schedule.fork_at(header.timestamp);
     check_withdrawals(block, fork)?;
@@ -37,10 +32,7 @@ pub fn validate_body(
     if fork >= PostMergeFork::Osaka {
         let size = alloy_rlp::Encodable::length(block);
         if size > MAX_RLP_BLOCK_SIZE {
-            return Err(HeaderError::BlockTooLarge {
-                got: size,
-                maximum: MAX_RLP_BLOCK_SIZE,
-            });
+            return Err(HeaderError::BlockTooLarge { got: size, maximum: MAX_RLP_BLOCK_SIZE });
         }
     }
     Ok(())
@@ -51,11 +43,7 @@ fn check_withdrawals(block: &Block<TxEnvelope>, fork: PostMergeFork) -> Result<(
     let withdrawals = block.body.withdrawals.as_ref();
     if withdrawals.is_some() != expected_present {
         let got = withdrawals.is_some();
-        return Err(HeaderError::WithdrawalsPresence {
-            got,
-            expected: expected_present,
-            fork,
-        });
+        return Err(HeaderError::WithdrawalsPresence { got, expected: expected_present, fork });
     }
     let (Some(withdrawals), Some(got)) = (withdrawals, block.header.withdrawals_root) else {
         return Ok(());
@@ -80,17 +68,11 @@ fn check_blob_transactions(
     let Some(params) = params else { return Ok(()) };
     let maximum = params.max_blob_gas_per_block();
     if blob_gas > maximum {
-        return Err(HeaderError::BlobGasUsedTooHigh {
-            got: blob_gas,
-            maximum,
-        });
+        return Err(HeaderError::BlobGasUsedTooHigh { got: blob_gas, maximum });
     }
     let got = block.header.blob_gas_used.unwrap_or(0);
     if got != blob_gas {
-        return Err(HeaderError::BlobGasUsedMismatch {
-            got,
-            expected: blob_gas,
-        });
+        return Err(HeaderError::BlobGasUsedMismatch { got, expected: blob_gas });
     }
     Ok(())
 }
@@ -114,11 +96,7 @@ fn tx_blob_count(
     };
     if count > params.max_blobs_per_tx {
         let maximum = params.max_blobs_per_tx;
-        return Err(HeaderError::TooManyBlobsInTransaction {
-            index,
-            got: count,
-            maximum,
-        });
+        return Err(HeaderError::TooManyBlobsInTransaction { index, got: count, maximum });
     }
     Ok(count)
 }
@@ -142,20 +120,11 @@ mod tests {
         let withdrawals = withdrawals.map(Withdrawals::new);
         let header = Header {
             transactions_root: proofs::calculate_transaction_root::<TxEnvelope>(&[]),
-            withdrawals_root: withdrawals
-                .as_ref()
-                .map(|w| proofs::calculate_withdrawals_root(w)),
+            withdrawals_root: withdrawals.as_ref().map(|w| proofs::calculate_withdrawals_root(w)),
             blob_gas_used: Some(0),
             ..Header::default()
         };
-        Block::new(
-            header,
-            BlockBody {
-                transactions: vec![],
-                ommers: vec![],
-                withdrawals,
-            },
-        )
+        Block::new(header, BlockBody { transactions: vec![], ommers: vec![], withdrawals })
     }
 
     #[test]
@@ -178,11 +147,7 @@ mod tests {
         let missing = validate_body(&body_block(None), &cancun);
         assert_eq!(
             missing,
-            Err(HeaderError::WithdrawalsPresence {
-                got: false,
-                expected: true,
-                fork
-            })
+            Err(HeaderError::WithdrawalsPresence { got: false, expected: true, fork })
         );
         let mut tx_root = body_block(Some(vec![]));
         tx_root.header.transactions_root = B256::ZERO;
@@ -192,19 +157,13 @@ mod tests {
         ));
         let mut ommers = body_block(Some(vec![]));
         ommers.body.ommers.push(Header::default());
-        assert_eq!(
-            validate_body(&ommers, &cancun),
-            Err(HeaderError::OmmersPresent { count: 1 })
-        );
+        assert_eq!(validate_body(&ommers, &cancun), Err(HeaderError::OmmersPresent { count: 1 }));
         let mut blob_gas = body_block(Some(vec![]));
         blob_gas.header.blob_gas_used = Some(DATA_GAS_PER_BLOB);
         let err = validate_body(&blob_gas, &cancun);
         assert_eq!(
             err,
-            Err(HeaderError::BlobGasUsedMismatch {
-                got: DATA_GAS_PER_BLOB,
-                expected: 0
-            })
+            Err(HeaderError::BlobGasUsedMismatch { got: DATA_GAS_PER_BLOB, expected: 0 })
         );
     }
 
@@ -215,24 +174,11 @@ mod tests {
         with_withdrawals.header.blob_gas_used = None;
         let fork = PostMergeFork::Paris;
         let err = validate_body(&with_withdrawals, &paris);
-        assert_eq!(
-            err,
-            Err(HeaderError::WithdrawalsPresence {
-                got: true,
-                expected: false,
-                fork
-            })
-        );
+        assert_eq!(err, Err(HeaderError::WithdrawalsPresence { got: true, expected: false, fork }));
         let mut big = body_block(Some(vec![]));
         big.header.extra_data = vec![0u8; MAX_RLP_BLOCK_SIZE].into();
         assert_eq!(validate_body(&big, &schedule("Prague")), Ok(()));
         let err = validate_body(&big, &schedule("Osaka"));
-        assert!(matches!(
-            err,
-            Err(HeaderError::BlockTooLarge {
-                maximum: MAX_RLP_BLOCK_SIZE,
-                ..
-            })
-        ));
+        assert!(matches!(err, Err(HeaderError::BlockTooLarge { maximum: MAX_RLP_BLOCK_SIZE, .. })));
     }
 }

@@ -61,10 +61,9 @@ fn survey() -> &'static Survey {
         for file in &files {
             survey.files += 1;
             match load_file(file) {
-                Ok(loaded) => loaded
-                    .tests
-                    .iter()
-                    .for_each(|(name, t)| replay(&mut survey, name, t)),
+                Ok(loaded) => {
+                    loaded.tests.iter().for_each(|(name, t)| replay(&mut survey, name, t))
+                }
                 Err(e) => survey.load_errors.push(e.to_string()),
             }
         }
@@ -73,9 +72,7 @@ fn survey() -> &'static Survey {
 }
 
 fn is_pre_execution(exception: &str) -> bool {
-    exception
-        .split('|')
-        .any(|part| PRE_EXECUTION_FAULTS.contains(&part))
+    exception.split('|').any(|part| PRE_EXECUTION_FAULTS.contains(&part))
 }
 
 /// Applies both rule sets to one block given the accepted blocks so far.
@@ -84,9 +81,7 @@ fn judge(
     known: &HashMap<B256, Header>,
     s: &ForkSchedule,
 ) -> Result<(), String> {
-    let parent = known
-        .get(&block.header.parent_hash)
-        .ok_or("unknown parent")?;
+    let parent = known.get(&block.header.parent_hash).ok_or("unknown parent")?;
     validate_header_against_parent(&block.header, parent, s).map_err(|e| e.to_string())?;
     validate_body(block, s).map_err(|e| e.to_string())
 }
@@ -100,9 +95,7 @@ fn replay(survey: &mut Survey, name: &str, test: &BlockchainTest) {
     for (i, fixture_block) in test.blocks.iter().enumerate() {
         let decoded = Block::<TxEnvelope>::decode(&mut &fixture_block.rlp[..]);
         match (&fixture_block.expect_exception, decoded) {
-            (None, Err(e)) => survey
-                .valid_failures
-                .push(format!("{name} block {i}: rlp: {e}")),
+            (None, Err(e)) => survey.valid_failures.push(format!("{name} block {i}: rlp: {e}")),
             (None, Ok(block)) => {
                 survey.valid_checked += 1;
                 if let Err(e) = judge(&block, &known, &schedule) {
@@ -120,9 +113,7 @@ fn replay(survey: &mut Survey, name: &str, test: &BlockchainTest) {
                     entry.1 += 1
                 }
                 if !caught && is_pre_execution(exception) {
-                    survey
-                        .invalid_missed
-                        .push(format!("{name} block {i}: {exception}"));
+                    survey.invalid_missed.push(format!("{name} block {i}: {exception}"));
                 }
             }
         }
@@ -136,16 +127,8 @@ fn valid_fixture_blocks_pass_header_and_body_rules() {
         "{} files, {} tests skipped, {} valid blocks checked",
         s.files, s.skipped_tests, s.valid_checked
     );
-    assert!(
-        s.load_errors.is_empty(),
-        "load errors: {:?}",
-        s.load_errors.first()
-    );
-    assert!(
-        s.valid_checked > 1000,
-        "too few valid blocks: {}",
-        s.valid_checked
-    );
+    assert!(s.load_errors.is_empty(), "load errors: {:?}", s.load_errors.first());
+    assert!(s.valid_checked > 1000, "too few valid blocks: {}", s.valid_checked);
     let first = s.valid_failures.iter().take(5).collect::<Vec<_>>();
     assert!(
         s.valid_failures.is_empty(),
@@ -160,16 +143,9 @@ fn invalid_fixture_blocks_with_pre_execution_faults_are_rejected() {
     for (exception, (caught, missed)) in &s.invalid {
         println!("{caught:>4} caught {missed:>4} passed  {exception}");
     }
-    let caught: usize = s
-        .invalid
-        .iter()
-        .filter(|(e, _)| is_pre_execution(e))
-        .map(|(_, c)| c.0)
-        .sum();
-    assert!(
-        caught > 100,
-        "too few header-level invalid blocks seen: {caught}"
-    );
+    let caught: usize =
+        s.invalid.iter().filter(|(e, _)| is_pre_execution(e)).map(|(_, c)| c.0).sum();
+    assert!(caught > 100, "too few header-level invalid blocks seen: {caught}");
     let first = s.invalid_missed.iter().take(5).collect::<Vec<_>>();
     assert!(
         s.invalid_missed.is_empty(),

@@ -54,40 +54,22 @@ fn check(mutate: impl FnOnce(&mut Header)) -> Result<(), HeaderError> {
 #[test]
 fn valid_pair_passes() {
     assert_eq!(check(|_| {}), Ok(()));
-    assert_eq!(
-        check(|h| h.gas_limit = 30_000_000 - 30_000_000 / 1024 + 1),
-        Ok(())
-    );
+    assert_eq!(check(|h| h.gas_limit = 30_000_000 - 30_000_000 / 1024 + 1), Ok(()));
 }
 
 #[test]
 fn lineage_mutations() {
-    assert_eq!(
-        check(|h| h.number = 9),
-        Err(HeaderError::Number {
-            got: 9,
-            expected: 8
-        })
-    );
+    assert_eq!(check(|h| h.number = 9), Err(HeaderError::Number { got: 9, expected: 8 }));
     let expected = cancun_parent().hash_slow();
     let got = B256::ZERO;
-    assert_eq!(
-        check(|h| h.parent_hash = got),
-        Err(HeaderError::ParentHash { got, expected })
-    );
+    assert_eq!(check(|h| h.parent_hash = got), Err(HeaderError::ParentHash { got, expected }));
     assert_eq!(
         check(|h| h.timestamp = 1_000),
-        Err(HeaderError::Timestamp {
-            got: 1_000,
-            parent: 1_000
-        })
+        Err(HeaderError::Timestamp { got: 1_000, parent: 1_000 })
     );
     assert_eq!(
         check(|h| h.timestamp = 999),
-        Err(HeaderError::Timestamp {
-            got: 999,
-            parent: 1_000
-        })
+        Err(HeaderError::Timestamp { got: 999, parent: 1_000 })
     );
 }
 
@@ -97,38 +79,21 @@ fn gas_mutations() {
     let got = parent + max_delta + 1;
     assert_eq!(
         check(|h| h.gas_limit = got),
-        Err(HeaderError::GasLimitChange {
-            got,
-            parent,
-            max_delta
-        })
+        Err(HeaderError::GasLimitChange { got, parent, max_delta })
     );
     let got = parent - max_delta - 1;
     assert_eq!(
         check(|h| h.gas_limit = got),
-        Err(HeaderError::GasLimitChange {
-            got,
-            parent,
-            max_delta
-        })
+        Err(HeaderError::GasLimitChange { got, parent, max_delta })
     );
     let got = u64::MAX;
     assert_eq!(
         check(|h| h.gas_limit = got),
-        Err(HeaderError::GasLimitTooHigh {
-            got,
-            maximum: MAX_GAS_LIMIT
-        })
+        Err(HeaderError::GasLimitTooHigh { got, maximum: MAX_GAS_LIMIT })
     );
     let got = cancun_child(&cancun_parent()).gas_limit + 1;
     let err = check(|h| h.gas_used = got);
-    assert_eq!(
-        err,
-        Err(HeaderError::GasUsedExceedsLimit {
-            got,
-            limit: got - 1
-        })
-    );
+    assert_eq!(err, Err(HeaderError::GasUsedExceedsLimit { got, limit: got - 1 }));
 }
 
 #[test]
@@ -141,135 +106,57 @@ fn gas_limit_floor() {
     child.gas_used = 0;
     child.base_fee_per_gas = Some(next_base_fee(2_500, 5_000, 1_000_000_000));
     let result = validate_header_against_parent(&child, &parent, &schedule("Cancun"));
-    assert_eq!(
-        result,
-        Err(HeaderError::GasLimitTooLow {
-            got: 4_999,
-            minimum: MIN_GAS_LIMIT
-        })
-    );
+    assert_eq!(result, Err(HeaderError::GasLimitTooLow { got: 4_999, minimum: MIN_GAS_LIMIT }));
 }
 
 #[test]
 fn merge_constant_mutations() {
     let err = check(|h| h.extra_data = Bytes::from(vec![0; 33]));
-    assert_eq!(
-        err,
-        Err(HeaderError::ExtraDataTooLong {
-            got: 33,
-            maximum: 32
-        })
-    );
+    assert_eq!(err, Err(HeaderError::ExtraDataTooLong { got: 33, maximum: 32 }));
     let got = U256::from(1);
-    assert_eq!(
-        check(|h| h.difficulty = got),
-        Err(HeaderError::Difficulty { got })
-    );
+    assert_eq!(check(|h| h.difficulty = got), Err(HeaderError::Difficulty { got }));
     let got = B64::repeat_byte(1);
     assert_eq!(check(|h| h.nonce = got), Err(HeaderError::Nonce { got }));
     let got = B256::ZERO;
     let err = check(|h| h.ommers_hash = got);
-    assert_eq!(
-        err,
-        Err(HeaderError::OmmersHash {
-            got,
-            expected: EMPTY_OMMER_ROOT_HASH
-        })
-    );
+    assert_eq!(err, Err(HeaderError::OmmersHash { got, expected: EMPTY_OMMER_ROOT_HASH }));
 }
 
 #[test]
 fn base_fee_mutations() {
     let err = check(|h| h.base_fee_per_gas = Some(1));
-    assert_eq!(
-        err,
-        Err(HeaderError::BaseFee {
-            got: 1,
-            expected: 1_041_666_666
-        })
-    );
+    assert_eq!(err, Err(HeaderError::BaseFee { got: 1, expected: 1_041_666_666 }));
     let err = check(|h| h.base_fee_per_gas = None);
-    assert!(matches!(
-        err,
-        Err(HeaderError::MissingField {
-            field: "base_fee_per_gas",
-            ..
-        })
-    ));
+    assert!(matches!(err, Err(HeaderError::MissingField { field: "base_fee_per_gas", .. })));
 }
 
 #[test]
 fn fork_field_presence() {
     let fork = PostMergeFork::Cancun;
     let err = check(|h| h.withdrawals_root = None);
-    assert_eq!(
-        err,
-        Err(HeaderError::MissingField {
-            field: "withdrawals_root",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::MissingField { field: "withdrawals_root", fork }));
     let err = check(|h| h.parent_beacon_block_root = None);
-    assert_eq!(
-        err,
-        Err(HeaderError::MissingField {
-            field: "parent_beacon_block_root",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::MissingField { field: "parent_beacon_block_root", fork }));
     let err = check(|h| h.requests_hash = Some(B256::ZERO));
-    assert_eq!(
-        err,
-        Err(HeaderError::UnexpectedField {
-            field: "requests_hash",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::UnexpectedField { field: "requests_hash", fork }));
     let err = check(|h| h.slot_number = Some(1));
-    assert_eq!(
-        err,
-        Err(HeaderError::UnexpectedField {
-            field: "slot_number",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::UnexpectedField { field: "slot_number", fork }));
     let err = check(|h| h.excess_blob_gas = None);
-    assert_eq!(
-        err,
-        Err(HeaderError::MissingField {
-            field: "excess_blob_gas",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::MissingField { field: "excess_blob_gas", fork }));
 }
 
 #[test]
 fn blob_gas_mutations() {
     let err = check(|h| h.excess_blob_gas = Some(0));
-    assert_eq!(
-        err,
-        Err(HeaderError::ExcessBlobGas {
-            got: 0,
-            expected: 3 * DATA_GAS_PER_BLOB
-        })
-    );
+    assert_eq!(err, Err(HeaderError::ExcessBlobGas { got: 0, expected: 3 * DATA_GAS_PER_BLOB }));
     let err = check(|h| h.blob_gas_used = Some(1));
     assert_eq!(
         err,
-        Err(HeaderError::BlobGasUsedNotMultiple {
-            got: 1,
-            per_blob: DATA_GAS_PER_BLOB
-        })
+        Err(HeaderError::BlobGasUsedNotMultiple { got: 1, per_blob: DATA_GAS_PER_BLOB })
     );
     let got = 7 * DATA_GAS_PER_BLOB;
     let err = check(|h| h.blob_gas_used = Some(got));
-    assert_eq!(
-        err,
-        Err(HeaderError::BlobGasUsedTooHigh {
-            got,
-            maximum: 6 * DATA_GAS_PER_BLOB
-        })
-    );
+    assert_eq!(err, Err(HeaderError::BlobGasUsedTooHigh { got, maximum: 6 * DATA_GAS_PER_BLOB }));
 }
 
 #[test]
@@ -285,21 +172,12 @@ fn transition_block_follows_the_new_fork() {
     let mut child = cancun_child(&parent);
     (child.timestamp, child.excess_blob_gas) = (15_000, Some(0));
     child.parent_beacon_block_root = Some(B256::ZERO);
-    assert_eq!(
-        validate_header_against_parent(&child, &parent, &sched),
-        Ok(())
-    );
+    assert_eq!(validate_header_against_parent(&child, &parent, &sched), Ok(()));
     let mut pre = child.clone();
     pre.timestamp = 14_999;
     let err = validate_header_against_parent(&pre, &parent, &sched);
     let fork = PostMergeFork::Shanghai;
-    assert_eq!(
-        err,
-        Err(HeaderError::UnexpectedField {
-            field: "blob_gas_used",
-            fork
-        })
-    );
+    assert_eq!(err, Err(HeaderError::UnexpectedField { field: "blob_gas_used", fork }));
 }
 
 #[test]
@@ -318,17 +196,10 @@ fn fee_formulas_match_alloy_on_sane_inputs() {
         );
     }
     assert_eq!(next_base_fee(u64::MAX, u64::MAX / 2, u64::MAX), u64::MAX);
-    for blob in [
-        BlobParams::cancun(),
-        BlobParams::prague(),
-        BlobParams::osaka(),
-    ] {
-        for (excess, used, fee) in [
-            (0, 0, 7),
-            (1 << 20, 6 << 17, 7),
-            (1 << 25, 0, 1 << 40),
-            (3 << 17, 9 << 17, 1),
-        ] {
+    for blob in [BlobParams::cancun(), BlobParams::prague(), BlobParams::osaka()] {
+        for (excess, used, fee) in
+            [(0, 0, 7), (1 << 20, 6 << 17, 7), (1 << 25, 0, 1 << 40), (3 << 17, 9 << 17, 1)]
+        {
             let parent = Header {
                 excess_blob_gas: Some(excess),
                 blob_gas_used: Some(used),

@@ -29,11 +29,7 @@ fn single_fork_networks_map_to_their_spec() {
     for (name, spec) in cases {
         let s = schedule(name);
         assert_eq!(s.spec_id(0, 0), spec, "{name} at genesis");
-        assert_eq!(
-            s.spec_id(1_000_000, u64::MAX),
-            spec,
-            "{name} far in the future"
-        );
+        assert_eq!(s.spec_id(1_000_000, u64::MAX), spec, "{name} far in the future");
         assert!(s.is_paris_active_at_block(0) && s.is_london_active_at_block(0));
         assert_eq!(s.name(), name);
     }
@@ -70,18 +66,12 @@ fn shanghai_to_cancun_transition_at_15k() {
 #[test]
 fn other_transitions_are_parsed_generically() {
     let s = schedule("ParisToShanghaiAtTime15k");
-    assert_eq!(
-        (s.spec_id(1, 14_999), s.spec_id(2, 15_000)),
-        (SpecId::MERGE, SpecId::SHANGHAI)
-    );
+    assert_eq!((s.spec_id(1, 14_999), s.spec_id(2, 15_000)), (SpecId::MERGE, SpecId::SHANGHAI));
     let s = schedule("CancunToPragueAtTime15k");
     assert!(!s.is_prague_active_at_timestamp(14_999) && s.is_prague_active_at_timestamp(15_000));
     assert_eq!(s.blob_params_at(15_000), Some(BlobParams::prague()));
     let s = schedule("PragueToOsakaTime15k");
-    assert_eq!(
-        (s.spec_id(1, 14_999), s.spec_id(2, 15_000)),
-        (SpecId::PRAGUE, SpecId::OSAKA)
-    );
+    assert_eq!((s.spec_id(1, 14_999), s.spec_id(2, 15_000)), (SpecId::PRAGUE, SpecId::OSAKA));
     assert_eq!(s.blob_params_at(20_000), Some(BlobParams::osaka()));
     // A two-fork jump activates every intermediate fork at the same time.
     let s = schedule("ShanghaiToPragueAtTime7");
@@ -90,15 +80,9 @@ fn other_transitions_are_parsed_generically() {
 
 #[test]
 fn pre_merge_and_unknown_networks_are_skipped() {
-    for name in [
-        "Frontier",
-        "Homestead",
-        "Byzantium",
-        "ConstantinopleFix",
-        "Istanbul",
-        "Berlin",
-        "London",
-    ] {
+    for name in
+        ["Frontier", "Homestead", "Byzantium", "ConstantinopleFix", "Istanbul", "Berlin", "London"]
+    {
         let reason = skip_reason(name);
         assert_eq!(
             reason,
@@ -109,13 +93,7 @@ fn pre_merge_and_unknown_networks_are_skipped() {
     }
     assert!(skip_reason("BerlinToLondonAt5").starts_with("pre-merge fork BerlinToLondonAt5"));
     assert!(skip_reason("ArrowGlacierToParisAtDiffC0000").starts_with("pre-merge fork"));
-    for name in [
-        "Amsterdam",
-        "",
-        "CancunToShanghaiAtTime15k",
-        "CancunToPragueAtTimeX",
-        "cancun",
-    ] {
+    for name in ["Amsterdam", "", "CancunToShanghaiAtTime15k", "CancunToPragueAtTimeX", "cancun"] {
         assert_eq!(skip_reason(name), format!("unknown network {name}"));
     }
 }
@@ -123,10 +101,7 @@ fn pre_merge_and_unknown_networks_are_skipped() {
 #[test]
 fn dao_fork_is_never_scheduled_and_deposit_contract_is_default() {
     let s = schedule("Cancun");
-    assert_eq!(
-        s.ethereum_fork_activation(EthereumHardfork::Dao),
-        ForkCondition::Never
-    );
+    assert_eq!(s.ethereum_fork_activation(EthereumHardfork::Dao), ForkCondition::Never);
     assert_eq!(s.deposit_contract_address(), None);
     assert_eq!(s.activations().len(), 3);
 }
@@ -134,13 +109,7 @@ fn dao_fork_is_never_scheduled_and_deposit_contract_is_default() {
 #[test]
 fn every_fixture_network_is_classified() {
     let expected_supported = ["Cancun", "Paris", "Shanghai", "ShanghaiToCancunAtTime15k"];
-    let expected_skipped = [
-        "Berlin",
-        "Byzantium",
-        "Constantinople",
-        "Frontier",
-        "London",
-    ];
+    let expected_skipped = ["Berlin", "Byzantium", "Constantinople", "Frontier", "London"];
     for name in expected_supported {
         assert!(matches!(network(name), Network::Supported(_)), "{name}");
     }

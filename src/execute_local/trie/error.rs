@@ -17,9 +17,7 @@ pub struct NodeSourceError {
 impl NodeSourceError {
     /// Wraps any displayable fault.
     pub fn new(message: impl core::fmt::Display) -> Self {
-        Self {
-            message: message.to_string(),
-        }
+        Self { message: message.to_string() }
     }
 }
 

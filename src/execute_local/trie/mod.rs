@@ -56,15 +56,8 @@ impl SparseTrie {
     /// A trie with the given root: [`EMPTY_ROOT_HASH`] is the empty trie, any other root is
     /// resolved from the source on first use.
     pub fn new(root: B256) -> Self {
-        let root = if root == EMPTY_ROOT_HASH {
-            Node::Empty
-        } else {
-            Node::Hash(root)
-        };
-        Self {
-            root,
-            buf: Vec::with_capacity(600),
-        }
+        let root = if root == EMPTY_ROOT_HASH { Node::Empty } else { Node::Hash(root) };
+        Self { root, buf: Vec::with_capacity(600) }
     }
 
     /// The value stored under `key`, resolving the nodes on its path.
@@ -87,11 +80,7 @@ impl SparseTrie {
             return Err(TrieError::EmptyValue { key: *key });
         }
         let nibbles = Nibbles::unpack(key);
-        let at = Cursor {
-            key: &nibbles,
-            depth: 0,
-            parent: Parent::Root,
-        };
+        let at = Cursor { key: &nibbles, depth: 0, parent: Parent::Root };
         ops::insert(&mut self.root, src, at, &value).map(drop)
     }
 
@@ -103,11 +92,7 @@ impl SparseTrie {
         key: &B256,
     ) -> Result<(), TrieError> {
         let nibbles = Nibbles::unpack(key);
-        let at = Cursor {
-            key: &nibbles,
-            depth: 0,
-            parent: Parent::Root,
-        };
+        let at = Cursor { key: &nibbles, depth: 0, parent: Parent::Root };
         remove::remove(&mut self.root, src, at).map(drop)
     }
 

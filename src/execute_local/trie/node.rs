@@ -27,10 +27,7 @@ pub(crate) struct Cache {
 impl Cache {
     /// Cache of a node loaded from the store.
     fn loaded(rlp: RlpNode) -> Self {
-        Self {
-            rlp: Some(rlp),
-            stored: true,
-        }
+        Self { rlp: Some(rlp), stored: true }
     }
 
     /// Marks the node modified.
@@ -79,20 +76,12 @@ pub(crate) enum Node {
 impl Node {
     /// A new (dirty, unstored) leaf.
     pub(crate) fn new_leaf(key: Nibbles, value: Bytes) -> Self {
-        Self::Leaf(Box::new(Leaf {
-            key,
-            value,
-            cache: Cache::default(),
-        }))
+        Self::Leaf(Box::new(Leaf { key, value, cache: Cache::default() }))
     }
 
     /// A new (dirty, unstored) extension.
     pub(crate) fn new_extension(key: Nibbles, child: Node) -> Self {
-        Self::Extension(Box::new(Extension {
-            key,
-            child,
-            cache: Cache::default(),
-        }))
+        Self::Extension(Box::new(Extension { key, child, cache: Cache::default() }))
     }
 }
 
@@ -118,18 +107,11 @@ pub(crate) struct Site<'k> {
 
 impl Site<'_> {
     fn invalid(&self, reason: &'static str) -> TrieError {
-        TrieError::InvalidStructure {
-            hash: self.hash,
-            path: prefix(self.key, self.depth),
-            reason,
-        }
+        TrieError::InvalidStructure { hash: self.hash, path: prefix(self.key, self.depth), reason }
     }
 
     fn malformed(&self, reason: impl Into<String>) -> TrieError {
-        TrieError::MalformedNode {
-            hash: self.hash,
-            reason: reason.into(),
-        }
+        TrieError::MalformedNode { hash: self.hash, reason: reason.into() }
     }
 }
 
@@ -173,11 +155,7 @@ fn decode_node(bytes: &[u8], site: Site<'_>, cached: RlpNode) -> Result<Node, Tr
             if leaf.value.is_empty() {
                 return Err(site.invalid("leaf with empty value"));
             }
-            Ok(Node::Leaf(Box::new(Leaf {
-                key: leaf.key,
-                value: leaf.value.into(),
-                cache,
-            })))
+            Ok(Node::Leaf(Box::new(Leaf { key: leaf.key, value: leaf.value.into(), cache })))
         }
         TrieNode::Extension(ext) => {
             if site.parent == Parent::Extension {
@@ -187,17 +165,9 @@ fn decode_node(bytes: &[u8], site: Site<'_>, cached: RlpNode) -> Result<Node, Tr
             if ext.key.is_empty() || end >= KEY_NIBBLES {
                 return Err(site.invalid("extension key empty or reaching nibble 64"));
             }
-            let child_site = Site {
-                depth: end,
-                parent: Parent::Extension,
-                ..site
-            };
+            let child_site = Site { depth: end, parent: Parent::Extension, ..site };
             let child = decode_child(ext.child.as_slice(), child_site)?;
-            Ok(Node::Extension(Box::new(Extension {
-                key: ext.key,
-                child,
-                cache,
-            })))
+            Ok(Node::Extension(Box::new(Extension { key: ext.key, child, cache })))
         }
         TrieNode::Branch(branch) => decode_branch(&branch, site, cache),
     }
@@ -215,11 +185,7 @@ fn decode_branch(
     if branch.state_mask.count_ones() < 2 {
         return Err(site.invalid("branch with fewer than two children"));
     }
-    let child_site = Site {
-        depth: site.depth + 1,
-        parent: Parent::Branch,
-        ..site
-    };
+    let child_site = Site { depth: site.depth + 1, parent: Parent::Branch, ..site };
     let mut children: [Node; 16] = Default::default();
     for (index, child) in branch.as_ref().children() {
         let (Some(rlp), Some(slot)) = (child, children.get_mut(usize::from(index))) else {

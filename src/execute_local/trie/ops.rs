@@ -23,11 +23,7 @@ pub(crate) struct Cursor<'k> {
 
 impl<'k> Cursor<'k> {
     pub(crate) fn invalid(&self, reason: &'static str) -> TrieError {
-        TrieError::InvalidStructure {
-            hash: B256::ZERO,
-            path: prefix(self.key, self.depth),
-            reason,
-        }
+        TrieError::InvalidStructure { hash: B256::ZERO, path: prefix(self.key, self.depth), reason }
     }
 
     /// The not yet consumed part of the key.
@@ -41,20 +37,14 @@ impl<'k> Cursor<'k> {
     /// Cursor `step` nibbles deeper, below a node of kind `parent`.
     pub(crate) fn down(&self, step: usize, parent: Parent) -> Result<Self, TrieError> {
         match self.depth.checked_add(step) {
-            Some(depth) if depth <= KEY_NIBBLES => Ok(Self {
-                key: self.key,
-                depth,
-                parent,
-            }),
+            Some(depth) if depth <= KEY_NIBBLES => Ok(Self { key: self.key, depth, parent }),
             _ => Err(self.invalid("path longer than 64 nibbles")),
         }
     }
 
     /// The nibble at the current depth.
     pub(crate) fn nibble(&self) -> Result<u8, TrieError> {
-        self.key
-            .get(self.depth)
-            .ok_or_else(|| self.invalid("path longer than the key"))
+        self.key.get(self.depth).ok_or_else(|| self.invalid("path longer than the key"))
     }
 }
 
@@ -68,24 +58,13 @@ pub(crate) fn resolve(
         return Ok(());
     };
     let Some(bytes) = src.node(&hash)? else {
-        return Err(TrieError::MissingNode {
-            hash,
-            path: prefix(at.key, at.depth),
-        });
+        return Err(TrieError::MissingNode { hash, path: prefix(at.key, at.depth) });
     };
     let actual = keccak256(&bytes);
     if actual != hash {
-        return Err(TrieError::HashMismatch {
-            expected: hash,
-            actual,
-        });
+        return Err(TrieError::HashMismatch { expected: hash, actual });
     }
-    let site = Site {
-        hash,
-        key: at.key,
-        depth: at.depth,
-        parent: at.parent,
-    };
+    let site = Site { hash, key: at.key, depth: at.depth, parent: at.parent };
     *node = decode_fetched(&bytes, site)?;
     Ok(())
 }
@@ -96,10 +75,7 @@ pub(crate) fn slot<'n>(
     nibble: u8,
     at: &Cursor<'_>,
 ) -> Result<&'n mut Node, TrieError> {
-    branch
-        .children
-        .get_mut(usize::from(nibble))
-        .ok_or_else(|| at.invalid("nibble out of range"))
+    branch.children.get_mut(usize::from(nibble)).ok_or_else(|| at.invalid("nibble out of range"))
 }
 
 /// `a ++ b`, checked against the 64-nibble bound.
@@ -117,11 +93,7 @@ pub(crate) fn get(
     key: &Nibbles,
 ) -> Result<Option<Bytes>, TrieError> {
     let mut node = root;
-    let mut at = Cursor {
-        key,
-        depth: 0,
-        parent: Parent::Root,
-    };
+    let mut at = Cursor { key, depth: 0, parent: Parent::Root };
     loop {
         resolve(node, src, at)?;
         match node {
@@ -230,10 +202,7 @@ fn split(node: &mut Node, rest: &Nibbles, value: &Bytes, at: &Cursor<'_>) -> Res
             other
         }
     };
-    let mut branch = Box::new(Branch {
-        children: Default::default(),
-        cache: Default::default(),
-    });
+    let mut branch = Box::new(Branch { children: Default::default(), cache: Default::default() });
     if let Some(slot) = branch.children.get_mut(usize::from(old_nibble)) {
         *slot = old_moved;
     }

@@ -85,11 +85,7 @@ fn prepare_collapse(
         return Err(at.invalid("branch at nibble 64"));
     }
     sibling_path.push_unchecked(sibling_nibble);
-    let sibling_at = Cursor {
-        key: &sibling_path,
-        depth: at.depth + 1,
-        parent: Parent::Branch,
-    };
+    let sibling_at = Cursor { key: &sibling_path, depth: at.depth + 1, parent: Parent::Branch };
     resolve(slot(branch, sibling_nibble, at)?, src, sibling_at)
 }
 
@@ -99,11 +95,7 @@ fn collapse_branch(node: &mut Node, at: &Cursor<'_>) -> Result<bool, TrieError> 
     let Node::Branch(branch) = node else {
         return Ok(true);
     };
-    let mut present = branch
-        .children
-        .iter()
-        .enumerate()
-        .filter(|(_, c)| !matches!(c, Node::Empty));
+    let mut present = branch.children.iter().enumerate().filter(|(_, c)| !matches!(c, Node::Empty));
     let only = match (present.next(), present.next()) {
         (Some(_), Some(_)) => return Ok(true),
         (None, _) => None,

@@ -84,10 +84,7 @@ pub struct RecordingSource<'a, S: ?Sized> {
 impl<'a, S: NodeSource + ?Sized> RecordingSource<'a, S> {
     /// Starts recording on top of `inner`.
     pub fn new(inner: &'a S) -> Self {
-        Self {
-            inner,
-            recorded: RefCell::new(BTreeMap::new()),
-        }
+        Self { inner, recorded: RefCell::new(BTreeMap::new()) }
     }
 
     /// Every node returned so far, keyed by the hash it was requested under.

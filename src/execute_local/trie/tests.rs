@@ -22,8 +22,7 @@ pub(super) fn committed(entries: &BTreeMap<B256, Bytes>) -> (B256, MemNodes) {
     let mut trie = SparseTrie::new(EMPTY_ROOT_HASH);
     let empty = MemNodes::new();
     for (key, value) in entries {
-        trie.insert(&empty, key, value.clone())
-            .expect("insert into in-memory trie");
+        trie.insert(&empty, key, value.clone()).expect("insert into in-memory trie");
     }
     let mut store = MemNodes::new();
     trie.commit(&mut |hash, rlp| store.insert_raw(hash, rlp));
@@ -89,9 +88,7 @@ fn remove_merges_extension_with_child_extension() {
     let w = key(&[1], 9);
     // Root branch {0: ext [0] -> branch {1: x, 2: ext [5] -> branch {3: y, 4: z}}, 1: w}.
     let root = remove_lazily(&[(x, val(1)), (y, val(2)), (z, val(3)), (w, val(4))], &x);
-    let Node::Branch(branch) = &root else {
-        panic!("root should stay a branch")
-    };
+    let Node::Branch(branch) = &root else { panic!("root should stay a branch") };
     let expected = Nibbles::from_nibbles([0, 2, 5]);
     assert!(matches!(&branch.children[0], Node::Extension(ext) if ext.key == expected));
     // Same at the root: ext [0, 0] merges with the collapsed ext [2, 5].
@@ -108,10 +105,7 @@ fn remove_absent_key_and_last_key() {
     trie.remove(&src, &a).expect("remove from empty");
     trie.insert(&src, &a, val(1)).expect("insert");
     trie.remove(&src, &key(&[1], 4)).expect("remove absent");
-    assert_eq!(
-        trie.root(),
-        reference_root(&[(a, val(1))].into_iter().collect())
-    );
+    assert_eq!(trie.root(), reference_root(&[(a, val(1))].into_iter().collect()));
     trie.remove(&src, &a).expect("remove last");
     assert_eq!(trie.root(), EMPTY_ROOT_HASH);
 }
@@ -129,11 +123,7 @@ fn short_values_make_embedded_nodes() {
     let (root, store) = committed(&map);
     assert_eq!(root, reference_root(&map));
     // ext(62) -> branch{0: embedded branch{1, 2: embedded leaves}, 3: embedded leaf}.
-    assert_eq!(
-        store.len(),
-        2,
-        "only the root and the depth-62 branch are hashed"
-    );
+    assert_eq!(store.len(), 2, "only the root and the depth-62 branch are hashed");
     let mut trie = SparseTrie::new(root);
     let first = *map.keys().next().expect("non-empty");
     trie.remove(&store, &first).expect("remove");
@@ -149,27 +139,19 @@ fn commit_emits_only_changes_and_root() {
     let mut emitted = Vec::new();
     trie.commit(&mut |hash, _| emitted.push(hash));
     assert!(emitted.is_empty(), "unresolved root emits nothing");
-    trie.insert(&store, &keccak256([0u8]), val(99))
-        .expect("update");
+    trie.insert(&store, &keccak256([0u8]), val(99)).expect("update");
     trie.commit(&mut |hash, rlp| {
         assert_eq!(hash, keccak256(&rlp));
         emitted.push(hash);
         store.insert_raw(hash, rlp);
     });
-    assert!(
-        (2..=4).contains(&emitted.len()),
-        "path nodes only: {}",
-        emitted.len()
-    );
+    assert!((2..=4).contains(&emitted.len()), "path nodes only: {}", emitted.len());
     assert!(emitted.contains(&trie.root()));
     let mut again = Vec::new();
     trie.commit(&mut |hash, _| again.push(hash));
     assert_eq!(again, vec![trie.root()], "clean trie emits only its root");
     let mut reopened = SparseTrie::new(trie.root());
-    assert_eq!(
-        reopened.get(&store, &keccak256([0u8])).expect("get"),
-        Some(val(99))
-    );
+    assert_eq!(reopened.get(&store, &keccak256([0u8])).expect("get"), Some(val(99)));
 }
 
 #[test]
@@ -191,20 +173,13 @@ fn first_error(root: B256, store: &MemNodes) -> TrieError {
         trie.remove(store, &probe),
     ];
     let _ = trie.root();
-    results
-        .into_iter()
-        .find_map(Result::err)
-        .expect("hostile node must be rejected")
+    results.into_iter().find_map(Result::err).expect("hostile node must be rejected")
 }
 
 fn list(items: &[&[u8]]) -> Vec<u8> {
     let payload: Vec<u8> = items.concat();
     let mut out = Vec::new();
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
+    Header { list: true, payload_length: payload.len() }.encode(&mut out);
     out.extend(payload);
     out
 }
@@ -254,10 +229,7 @@ fn hostile_paths_of_wrong_length() {
     assert_invalid(&leaf_rlp(&[1; 63], &[7; 40]));
     let deep_leaf = leaf_rlp(&[1; 64], &[7; 40]);
     let other = leaf_rlp(&[2; 63], &[7; 40]);
-    let refs = [
-        hash_ref(&keccak256(&deep_leaf)),
-        hash_ref(&keccak256(&other)),
-    ];
+    let refs = [hash_ref(&keccak256(&deep_leaf)), hash_ref(&keccak256(&other))];
     let mut items: Vec<&[u8]> = vec![&[EMPTY_STRING_CODE]; 17];
     items[1] = &refs[0];
     items[2] = &refs[1];
@@ -294,10 +266,7 @@ fn hostile_shapes() {
     ExtensionNodeRef::new(&Nibbles::from_nibbles([1]), &child).encode(&mut ext);
     let (root, mut store) = rooted(&ext);
     store.insert_node(leaf.into());
-    assert!(matches!(
-        first_error(root, &store),
-        TrieError::InvalidStructure { .. }
-    ));
+    assert!(matches!(first_error(root, &store), TrieError::InvalidStructure { .. }));
     // Hash-referenced node shorter than 32 bytes.
     let short = leaf_rlp(&[2; 2], &[7]);
     let refs = [hash_ref(&keccak256(&short)), child.clone()];
@@ -306,10 +275,7 @@ fn hostile_shapes() {
     items[2] = &refs[1];
     let (root, mut store) = rooted(&list(&items));
     store.insert_node(short.into());
-    assert!(matches!(
-        first_error(root, &store),
-        TrieError::MalformedNode { .. }
-    ));
+    assert!(matches!(first_error(root, &store), TrieError::MalformedNode { .. }));
 }
 
 #[test]
@@ -319,29 +285,13 @@ fn hostile_wrong_hash_and_missing_node() {
     let mut wrong = MemNodes::new();
     let bytes = store.0.get(&root).cloned().expect("root stored");
     wrong.insert_raw(root, Bytes::from([bytes.as_ref(), &[0u8]].concat()));
-    assert!(matches!(
-        first_error(root, &wrong),
-        TrieError::HashMismatch { .. }
-    ));
+    assert!(matches!(first_error(root, &wrong), TrieError::HashMismatch { .. }));
     let mut swapped = MemNodes::new();
-    let other = store
-        .0
-        .iter()
-        .find(|(h, _)| **h != root)
-        .map(|(_, b)| b.clone());
+    let other = store.0.iter().find(|(h, _)| **h != root).map(|(_, b)| b.clone());
     swapped.insert_raw(root, other.expect("two nodes"));
-    assert!(matches!(
-        first_error(root, &swapped),
-        TrieError::HashMismatch { .. }
-    ));
+    assert!(matches!(first_error(root, &swapped), TrieError::HashMismatch { .. }));
     let err = first_error(root, &MemNodes::new());
-    assert_eq!(
-        err,
-        TrieError::MissingNode {
-            hash: root,
-            path: Nibbles::new()
-        }
-    );
+    assert_eq!(err, TrieError::MissingNode { hash: root, path: Nibbles::new() });
 }
 
 /// Speed figure (run with `cargo test --release -- --ignored --nocapture bench_`).
@@ -350,16 +300,11 @@ fn hostile_wrong_hash_and_missing_node() {
 fn bench_updates_on_100k_trie() {
     use std::time::Instant;
     let value = |i: u64| Bytes::from([i.to_be_bytes().as_slice(), &[0xab; 62]].concat());
-    let entries: BTreeMap<B256, Bytes> = (0..100_000u64)
-        .map(|i| (keccak256(i.to_be_bytes()), value(i)))
-        .collect();
+    let entries: BTreeMap<B256, Bytes> =
+        (0..100_000u64).map(|i| (keccak256(i.to_be_bytes()), value(i))).collect();
     let start = Instant::now();
     let (root, store) = committed(&entries);
-    eprintln!(
-        "build 100k + root + commit: {:?} ({} nodes)",
-        start.elapsed(),
-        store.len()
-    );
+    eprintln!("build 100k + root + commit: {:?} ({} nodes)", start.elapsed(), store.len());
     let start = Instant::now();
     assert_eq!(reference_root(&entries), root);
     eprintln!("HashBuilder 100k (reference): {:?}", start.elapsed());
@@ -384,10 +329,7 @@ fn bench_updates_on_100k_trie() {
         }
         let applied = start.elapsed();
         let new_root = trie.root();
-        eprintln!(
-            "round {round}: 10k lazy updates {applied:?}, root {:?}",
-            start.elapsed()
-        );
+        eprintln!("round {round}: 10k lazy updates {applied:?}, root {:?}", start.elapsed());
         let mut changed = 0;
         trie.commit(&mut |_, _| changed += 1);
         eprintln!("round {round}: commit emitted {changed} nodes, root {new_root}");

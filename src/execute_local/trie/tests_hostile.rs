@@ -49,10 +49,7 @@ fn arb_spec() -> impl Strategy<Value = Spec> {
     prop_oneof![
         (arb_nibbles(), value.clone()).prop_map(|(k, v)| Spec::Leaf(k, v)),
         (arb_nibbles(), arb_child()).prop_map(|(k, c)| Spec::Extension(k, c)),
-        (
-            prop::collection::vec((0u8..17, arb_child()), 0..5),
-            prop::option::weighted(0.1, value)
-        )
+        (prop::collection::vec((0u8..17, arb_child()), 0..5), prop::option::weighted(0.1, value))
             .prop_map(|(c, v)| Spec::Branch(c, v.unwrap_or_default())),
     ]
 }
@@ -64,21 +61,14 @@ fn compact(nibbles: &[u8], leaf: bool) -> Vec<u8> {
         Some((first, rest)) if nibbles.len() % 2 == 1 => (vec![flag | 0x10 | first], rest),
         _ => (vec![flag], nibbles),
     };
-    out.extend(
-        rest.chunks(2)
-            .map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0)),
-    );
+    out.extend(rest.chunks(2).map(|p| p[0] << 4 | p.get(1).copied().unwrap_or(0)));
     out
 }
 
 fn list(items: &[Vec<u8>]) -> Vec<u8> {
     let payload = items.concat();
     let mut out = Vec::new();
-    Header {
-        list: true,
-        payload_length: payload.len(),
-    }
-    .encode(&mut out);
+    Header { list: true, payload_length: payload.len() }.encode(&mut out);
     out.extend(payload);
     out
 }

@@ -157,11 +157,11 @@ fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Duration> {
     // precompile tables) is not charged to the baseline.
     let mut warm = db.clone();
     for block in &workload.blocks {
-        run_baseline_block(&mut warm, rules, block)?;
+        run_baseline_block(&mut warm, rules, block, workload.lift_tx_gas_cap)?;
     }
     let started = Instant::now();
     for block in &workload.blocks {
-        run_baseline_block(&mut db, rules, block)?;
+        run_baseline_block(&mut db, rules, block, workload.lift_tx_gas_cap)?;
     }
     Ok(started.elapsed())
 }
@@ -170,6 +170,7 @@ fn run_baseline_block(
     db: &mut CacheDB<EmptyDB>,
     rules: &ChainRules,
     block: &BenchBlock,
+    workload_allows_failure: bool,
 ) -> Result<()> {
     let env = evm_env(rules, &block.env(B256::ZERO));
     let mut evm = Context::mainnet()
@@ -180,7 +181,10 @@ fn run_baseline_block(
     for tx in block.txs() {
         let Ok(tx) = tx else { bail!("benchmark transaction not prepared") };
         let tx_env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
-        evm.transact_commit(tx_env).map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
+        let result = evm.transact_commit(tx_env).map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
+        if !result.is_success() && !workload_allows_failure {
+            bail!("baseline: a generated transaction did not succeed: {result:?}");
+        }
     }
     Ok(())
 }

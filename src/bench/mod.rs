@@ -27,7 +27,7 @@ impl Sizes {
         blocks: 5,
         transfers_per_block: 2_000,
         erc20_per_block: 1_000,
-        slots_per_block: 1_000,
+        slots_per_block: 600,
         background_accounts: 100_000,
     };
     pub const QUICK: Self = Self {

@@ -181,7 +181,8 @@ fn run_baseline_block(
     for tx in block.txs() {
         let Ok(tx) = tx else { bail!("benchmark transaction not prepared") };
         let tx_env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
-        let result = evm.transact_commit(tx_env).map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
+        let result =
+            evm.transact_commit(tx_env).map_err(|err| anyhow::anyhow!("baseline: {err:?}"))?;
         if !result.is_success() && !workload_allows_failure {
             bail!("baseline: a generated transaction did not succeed: {result:?}");
         }

@@ -194,4 +194,13 @@ trie paths have realistic depth. Transactions carry their sender (no signature r
 path). Fixture workloads (`shared/fixtures/workloads`, one transaction each) run under Osaka
 with the EIP-7825 per-transaction gas cap lifted, since their gas limits exceed it. Timings are
 wall-clock for one pass; the ratio column is the path's throughput over the baseline's.
+
+How to read it: every path pays, per block, what the baseline does not do at all: the EIP-4788
+and EIP-2935 system calls, receipts, the post-state root (every touched trie path resolved and
+rehashed) and, for stateful replay, one rocksdb batch with the new nodes, flat state and undo
+record. Workloads whose gas is spent computing (long loops, precompile-heavy calls) amortise
+that over many gas units; blocks of cheap transactions that each touch fresh accounts or slots
+(transfers, storage churn) pay it per transaction against a baseline that keeps everything in a
+hash map, which is where the ratio is lowest. Per-block roots cannot be deferred: the protocol
+commits one per block.
 ";

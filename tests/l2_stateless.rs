@@ -5,11 +5,10 @@ mod common;
 
 use alloy_primitives::{Address, B256, Bytes, U256};
 use common::{TestChain, storage_writer_address};
-use native_challenger::execute_local::execute::{ExecuteError, execute, record_trace};
+use native_challenger::execute_local::execute::{ExecuteError, execute, record_trace, witness_of};
 use native_challenger::execute_local::l2::L2Block;
 use native_challenger::execute_local::l2::L2Headers;
 use native_challenger::execute_local::stateless::{VerifyError, verify_chunk};
-use native_challenger::execute_local::witness::Witness;
 use native_challenger::protocol::{ExecuteCall, Trace};
 use proptest::prelude::*;
 
@@ -191,6 +190,14 @@ fn tampered_witnesses_are_typed_errors() {
         fails(&chain, &t, &call),
         ExecuteError::Witness(VerifyError::WrongBlockNumber { .. })
     ));
+    // Inputs that change nothing observable still give a valid transition: EXECUTE judges
+    // the transition of the inputs it is given. What stops this trace on L1 is the contract:
+    // its inputs no longer hash to the committed input commitment.
+    let mut t = trace.clone();
+    t.blocks[0].prev_randao = B256::repeat_byte(9);
+    let other = ExecuteCall { trace: t.encode().unwrap().into(), ..call.clone() };
+    assert!(execute(&chain.rules, &other).unwrap());
+    assert_ne!(t.blocks[0].commitment().unwrap(), trace.blocks[0].commitment().unwrap());
     // Another chain.
     let mut t = trace.clone();
     t.chain_id += 1;
@@ -214,16 +221,7 @@ fn malformed_trace_bytes_are_typed_errors() {
     }
     // Reordered witness nodes, handed to the stateless verifier directly.
     let trace = Trace::decode(&bytes).unwrap();
-    let mut witness = Witness {
-        nodes: trace.witness.nodes.clone(),
-        codes: trace.witness.codes.clone(),
-        headers: trace
-            .witness
-            .headers
-            .iter()
-            .map(|h| Bytes::copy_from_slice(&h.encode()))
-            .collect(),
-    };
+    let mut witness = witness_of(&trace);
     witness.nodes.swap(0, 1);
     let blocks: Vec<L2Block> =
         trace.blocks.iter().cloned().map(|b| L2Block::new(b).unwrap()).collect();
@@ -239,21 +237,28 @@ fn malformed_trace_bytes_are_typed_errors() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(48))]
-    /// Arbitrary bit flips anywhere in the trace: never a panic, never "valid".
+    #![proptest_config(ProptestConfig::with_cases(64))]
+    /// Arbitrary bit flips anywhere in the trace: never a panic, and never "valid" for a trace
+    /// the contract would accept. EXECUTE judges the transition of the blocks it is given; a
+    /// flip inside a block's inputs that leaves the transition unchanged (say, PREVRANDAO that
+    /// nothing reads, or the bytes of a transaction that is skipped either way) is still a
+    /// valid transition, for other inputs: the contract refuses it because the inputs no longer
+    /// hash to the committed input commitment. So a "valid" answer must come with changed
+    /// commitments; anything else would let a tampered trace pass.
     #[test]
     fn flipped_bits_never_verify(flips in proptest::collection::vec((any::<prop::sample::Index>(), 0u8..8), 1..4)) {
-        let (chain, _trace, call) = &*FIXTURE;
+        let (chain, trace, call) = &*FIXTURE;
         let mut bytes = call.trace.to_vec();
         for (index, bit) in &flips {
             let i = index.index(bytes.len());
             bytes[i] ^= 1 << bit;
         }
         let changed = bytes != call.trace.to_vec();
-        let tampered = ExecuteCall { trace: bytes.into(), ..call.clone() };
-        let verdict = execute(&chain.rules, &tampered);
-        if changed {
-            prop_assert!(!matches!(verdict, Ok(true)), "a tampered trace verified");
+        let tampered = ExecuteCall { trace: bytes.clone().into(), ..call.clone() };
+        if changed && matches!(execute(&chain.rules, &tampered), Ok(true)) {
+            let decoded = Trace::decode(&bytes).expect("a valid answer implies a decodable trace");
+            let commitments = |t: &Trace| t.blocks.iter().map(|b| b.commitment().expect("encodes")).collect::<Vec<_>>();
+            prop_assert_ne!(commitments(&decoded), commitments(trace), "a trace with the committed inputs but other bytes verified");
         }
     }
 }

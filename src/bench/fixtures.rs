@@ -5,7 +5,7 @@
 //! The fixtures' transactions mostly set gas limits far above Osaka's per-transaction cap
 //! (EIP-7825); they are run under Osaka with that cap lifted.
 
-use super::workloads::{BenchBlock, Workload, address, bench_env, call};
+use super::workloads::{BenchBlock, SENDERS, Workload, address, call, round_robin_blocks};
 use crate::execute_local::block::BlockEnvInput;
 use crate::execute_local::replay::GenesisAccount;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -118,7 +118,6 @@ pub fn erc20_transfers(
     background_accounts: u64,
 ) -> Workload {
     let token = address("erc20", 0);
-    let senders = 16u64;
     let mut pre: BTreeMap<Address, GenesisAccount> = (0..background_accounts)
         .map(|i| {
             (
@@ -128,40 +127,22 @@ pub fn erc20_transfers(
         })
         .collect();
     let mut storage = BTreeMap::new();
-    for i in 0..senders {
-        let sender = address("holder", i);
+    for i in 0..SENDERS {
+        let holder = address("holder", i);
         pre.insert(
-            sender,
+            holder,
             GenesisAccount { balance: U256::from(10u64.pow(18)), ..Default::default() },
         );
-        storage.insert(balance_slot(sender), U256::from(u64::MAX));
+        storage.insert(balance_slot(holder), U256::from(u64::MAX));
     }
     pre.insert(token, GenesisAccount { nonce: 1, code, storage, ..Default::default() });
-    let mut nonces = vec![0u64; senders as usize];
-    let blocks = (1..=blocks)
-        .map(|number| {
-            let txs = (0..per_block)
-                .map(|i| {
-                    let s = (i % senders) as usize;
-                    let to = address("token-recipient", number * per_block + i);
-                    let mut input = vec![0xa9, 0x05, 0x9c, 0xbb];
-                    input.extend_from_slice(&[0u8; 12]);
-                    input.extend_from_slice(to.as_slice());
-                    input.extend_from_slice(&U256::from(1000).to_be_bytes::<32>());
-                    nonces[s] += 1;
-                    call(
-                        address("holder", s as u64),
-                        nonces[s] - 1,
-                        token,
-                        U256::ZERO,
-                        input.into(),
-                        100_000,
-                    )
-                })
-                .collect();
-            BenchBlock { env: bench_env(number, per_block * 100_000 + 1_000_000), txs }
-        })
-        .collect();
+    let blocks = round_robin_blocks(blocks, per_block, 100_000, "holder", |from, nonce, fresh| {
+        let mut input = vec![0xa9, 0x05, 0x9c, 0xbb];
+        input.extend_from_slice(&[0u8; 12]);
+        input.extend_from_slice(address("token-recipient", fresh).as_slice());
+        input.extend_from_slice(&U256::from(1000).to_be_bytes::<32>());
+        call(from, nonce, token, U256::ZERO, input.into(), 100_000)
+    });
     Workload {
         name: format!("ERC-20 transfers to fresh holders ({per_block}/block)"),
         fork: "Osaka".into(),

@@ -118,32 +118,41 @@ fn background(accounts: u64) -> BTreeMap<Address, GenesisAccount> {
     (0..accounts).map(|i| (address("background", i), funded(1))).collect()
 }
 
-/// `blocks` blocks of `per_block` ETH transfers, each to a fresh account.
-pub fn transfers(blocks: u64, per_block: u64, background_accounts: u64) -> Workload {
-    let senders = 16u64;
-    let mut pre = background(background_accounts);
-    pre.extend((0..senders).map(|i| (address("sender", i), funded(1_000_000))));
-    let mut nonces = vec![0u64; senders as usize];
-    let blocks = (1..=blocks)
+/// Senders taking turns in generated blocks.
+pub const SENDERS: u64 = 16;
+
+/// `blocks` blocks of `per_block` transactions from [`SENDERS`] senders labelled
+/// `sender_label` in turn; `make(sender, nonce, fresh_index)` builds each transaction, where
+/// `fresh_index` is unique across the workload.
+pub fn round_robin_blocks(
+    blocks: u64,
+    per_block: u64,
+    gas_per_tx: u64,
+    sender_label: &str,
+    mut make: impl FnMut(Address, u64, u64) -> PreparedTx,
+) -> Vec<BenchBlock> {
+    let mut nonces = vec![0u64; SENDERS as usize];
+    (1..=blocks)
         .map(|number| {
             let txs = (0..per_block)
                 .map(|i| {
-                    let s = (i % senders) as usize;
-                    let to = address("recipient", number * per_block + i);
+                    let s = (i % SENDERS) as usize;
                     nonces[s] += 1;
-                    call(
-                        address("sender", s as u64),
-                        nonces[s] - 1,
-                        to,
-                        U256::from(1),
-                        Bytes::new(),
-                        21_000,
-                    )
+                    make(address(sender_label, s as u64), nonces[s] - 1, number * per_block + i)
                 })
                 .collect();
-            BenchBlock { env: bench_env(number, per_block * 21_000 + 1_000_000), txs }
+            BenchBlock { env: bench_env(number, per_block * gas_per_tx + 1_000_000), txs }
         })
-        .collect();
+        .collect()
+}
+
+/// `blocks` blocks of `per_block` ETH transfers, each to a fresh account.
+pub fn transfers(blocks: u64, per_block: u64, background_accounts: u64) -> Workload {
+    let mut pre = background(background_accounts);
+    pre.extend((0..SENDERS).map(|i| (address("sender", i), funded(1_000_000))));
+    let blocks = round_robin_blocks(blocks, per_block, 21_000, "sender", |from, nonce, fresh| {
+        call(from, nonce, address("recipient", fresh), U256::from(1), Bytes::new(), 21_000)
+    });
     Workload {
         name: format!("ETH transfers to fresh accounts ({per_block}/block)"),
         fork: "Osaka".into(),

@@ -59,6 +59,20 @@ pub fn verify_trace(
     Ok(verify_chunk::<_, L2Headers>(rules, pre_state_root, trace.parent_hash, &blocks, &witness)?)
 }
 
+/// The trace's witness in the verifier's form (headers as their 160-byte encodings).
+pub fn witness_of(trace: &Trace) -> Witness {
+    Witness {
+        nodes: trace.witness.nodes.clone(),
+        codes: trace.witness.codes.clone(),
+        headers: trace
+            .witness
+            .headers
+            .iter()
+            .map(|h| Bytes::copy_from_slice(&h.encode()))
+            .collect(),
+    }
+}
+
 /// Why a trace could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceBuildError {

@@ -30,6 +30,8 @@ pub struct TestChain {
     pub rules: ChainRules,
     pub keys: Vec<PrivateKeySigner>,
     nonces: Vec<u64>,
+    /// The genesis allocation, without the system contracts.
+    pub alloc: BTreeMap<Address, GenesisAccount>,
 }
 
 pub fn rules() -> ChainRules {
@@ -39,6 +41,11 @@ pub fn rules() -> ChainRules {
 
 impl TestChain {
     pub fn new() -> Self {
+        Self::with_background(0)
+    }
+
+    /// The four funded keys, the storage writer, and `background` funded accounts.
+    pub fn with_background(background: u64) -> Self {
         let keys: Vec<PrivateKeySigner> = (1u8..=4)
             .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).expect("key"))
             .collect();
@@ -46,6 +53,13 @@ impl TestChain {
         for key in &keys {
             let balance = U256::from(1000u64) * U256::from(10u64.pow(18));
             alloc.insert(key.address(), GenesisAccount { balance, ..Default::default() });
+        }
+        for i in 0..background {
+            let address = Address::from_slice(&keccak256(i.to_be_bytes())[12..]);
+            alloc.insert(
+                address,
+                GenesisAccount { balance: U256::from(1 + i), ..Default::default() },
+            );
         }
         let storage = (0u64..8).map(|i| (U256::from(i), U256::from(100 + i))).collect();
         alloc.insert(
@@ -63,7 +77,7 @@ impl TestChain {
         let sealed =
             Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) };
         state.write(&store, 0, &sealed).expect("write genesis");
-        Self { dir, store, rules: rules(), keys, nonces: vec![0; 4] }
+        Self { dir, store, rules: rules(), keys, nonces: vec![0; 4], alloc }
     }
 
     pub fn head(&self) -> Head {

@@ -56,7 +56,7 @@ pub fn run_test(test: &BlockchainTest, scratch: &Path) -> Outcome {
         Network::Supported(schedule) => schedule,
         Network::Skipped { reason } => return Outcome::Skipped { reason },
     };
-    let store = match StateStore::open(scratch) {
+    let store = match StateStore::open_in_memory(scratch) {
         Ok(store) => store,
         Err(err) => return fail(Mode::Setup, format!("opening the state store: {err}")),
     };

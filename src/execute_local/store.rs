@@ -122,7 +122,18 @@ pub(super) fn storage_key(address: &Address, slot: &U256) -> [u8; 52] {
 impl StateStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        Self::open_with(path, Options::default())
+    }
+
+    /// A store whose files live in memory (rocksdb's in-memory environment): the same
+    /// database code, no disk. For short-lived chains such as one conformance test.
+    pub fn open_in_memory(name: &Path) -> Result<Self, StoreError> {
         let mut opts = Options::default();
+        opts.set_env(&rocksdb::Env::mem_env()?);
+        Self::open_with(name, opts)
+    }
+
+    fn open_with(path: &Path, mut opts: Options) -> Result<Self, StoreError> {
         opts.create_if_missing(true);
         opts.create_missing_column_families(true);
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);

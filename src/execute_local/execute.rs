@@ -46,16 +46,7 @@ pub fn verify_trace(
     trace: &Trace,
 ) -> Result<Vec<ChunkStep>, ExecuteError> {
     let blocks = trace.blocks.iter().cloned().map(L2Block::new).collect::<Result<Vec<_>, _>>()?;
-    let witness = Witness {
-        nodes: trace.witness.nodes.clone(),
-        codes: trace.witness.codes.clone(),
-        headers: trace
-            .witness
-            .headers
-            .iter()
-            .map(|h| Bytes::copy_from_slice(&h.encode()))
-            .collect(),
-    };
+    let witness = witness_of(trace);
     Ok(verify_chunk::<_, L2Headers>(rules, pre_state_root, trace.parent_hash, &blocks, &witness)?)
 }
 

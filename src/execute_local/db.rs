@@ -99,10 +99,6 @@ impl<'s, S: WitnessSources> TrieDb<'s, S> {
         }
     }
 
-    pub fn sources(&self) -> &'s S {
-        self.sources
-    }
-
     /// Makes the hash of a block executed in this range visible to BLOCKHASH.
     pub fn push_block_hash(&mut self, number: u64, hash: B256) {
         self.range_hashes.insert(number, hash);

@@ -43,8 +43,8 @@ pub enum VerifyError {
     TooManyAncestors { count: usize },
     #[error("witness {kind} {hash} was never used")]
     Unused { kind: &'static str, hash: B256 },
-    #[error("witness headers start at {first}, but the oldest block hash used is {oldest:?}")]
-    UnusedHeaders { first: u64, oldest: Option<u64> },
+    #[error("witness headers start at {first}, but the oldest one needed is {oldest}")]
+    UnusedHeaders { first: u64, oldest: u64 },
     #[error("no block to verify")]
     NoBlocks,
     #[error("the witness carries no parent header")]
@@ -184,9 +184,9 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
     }
     let ancestry = verify_ancestry::<H>(&witness.headers, parent_hash, pre_state_root)?;
     check_numbers(blocks, ancestry.parent.number)?;
-    let first_header = ancestry.hashes.keys().next().copied();
+    let first_header = ancestry.hashes.keys().next().copied().unwrap_or(ancestry.parent.number);
     let ancestors = ancestry.hashes;
-    let node_map = MemNodes(nodes.iter().map(|(h, n)| (*h, n.clone())).collect());
+    let node_map = MemNodes(nodes.into_iter().collect());
     let maps = WitnessMaps {
         nodes: RecordingSource::new(&node_map),
         codes,
@@ -197,18 +197,17 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
     let steps = run_chunk(rules, pre_state_root, parent_hash, blocks, &maps)?;
     let WitnessMaps { nodes: recorder, codes, used_codes, used_numbers, .. } = maps;
     let used_nodes = recorder.into_recorded();
-    if let Some(hash) = nodes.keys().find(|h| !used_nodes.contains_key(*h)) {
+    if let Some(hash) = node_map.0.keys().find(|h| !used_nodes.contains_key(*h)) {
         return Err(VerifyError::Unused { kind: "node", hash: *hash });
     }
     let used_codes = used_codes.into_inner();
     if let Some(hash) = codes.keys().find(|h| !used_codes.contains(*h)) {
         return Err(VerifyError::Unused { kind: "code", hash: *hash });
     }
+    // Needed: from the oldest hash BLOCKHASH asked for (never past the parent) to the parent.
     let oldest = used_numbers.into_inner().first().copied().unwrap_or(ancestry.parent.number);
-    if let Some(first) = first_header {
-        if oldest.min(ancestry.parent.number) != first {
-            return Err(VerifyError::UnusedHeaders { first, oldest: Some(oldest) });
-        }
+    if oldest != first_header {
+        return Err(VerifyError::UnusedHeaders { first: first_header, oldest });
     }
     Ok(steps)
 }

@@ -222,11 +222,6 @@ impl StateTries {
         }
         self.accounts.commit(out);
     }
-
-    /// The current state root.
-    pub fn root(&mut self) -> B256 {
-        self.accounts.root()
-    }
 }
 
 /// RLP of a storage value as stored in a storage trie leaf.

@@ -17,7 +17,7 @@ use super::chunk::{BlockSpec, ChunkStep, run_chunk};
 use super::db::{DbFault, WitnessSources};
 use super::store::{Head, StateStore, StoreError};
 use super::trie::RecordingSource;
-use alloy_primitives::{B256, Bytes, keccak256};
+use alloy_primitives::{B256, Bytes};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -109,7 +109,8 @@ pub fn record_witness<B: BlockSpec>(
     let steps = run_chunk(rules, head.state_root, head.hash, blocks, &sources)?;
     // Contiguous from the oldest hash BLOCKHASH used (or the parent) up to the parent, which
     // is always present: it binds the pre-state root and the numbering.
-    let oldest = sources.numbers.borrow().first().copied().unwrap_or(head.number).min(head.number);
+    // (`ancestor_hash` notes only numbers up to the parent.)
+    let oldest = sources.numbers.borrow().first().copied().unwrap_or(head.number);
     let headers = (oldest..=head.number)
         .map(|n| {
             store.header(n)?.map(|(_, bytes)| bytes).ok_or(RecordError::MissingHeader { number: n })
@@ -118,10 +119,4 @@ pub fn record_witness<B: BlockSpec>(
     let nodes = sources.nodes.into_recorded().into_values().collect();
     let codes = sources.codes.into_inner().into_values().collect();
     Ok((Witness { nodes, codes, headers }, steps))
-}
-
-/// Sorted by keccak256 of the bytes, duplicates removed.
-pub fn canonical_order(items: impl IntoIterator<Item = Bytes>) -> Vec<Bytes> {
-    let map: BTreeMap<B256, Bytes> = items.into_iter().map(|b| (keccak256(&b), b)).collect();
-    map.into_values().collect()
 }

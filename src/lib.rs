@@ -8,5 +8,7 @@
 pub mod bench;
 pub mod config;
 pub mod conformance;
+pub mod devnet;
 pub mod execute_local;
+pub mod precompile;
 pub mod protocol;

@@ -34,6 +34,8 @@ enum Command {
         #[arg(long)]
         expect_failures: Option<PathBuf>,
     },
+    /// Run the embedded dev L1 (JSON-RPC over HTTP and WebSocket, with EXECUTE) until ctrl-c.
+    Devnet(DevnetArgs),
     /// Measure replay, witness recording and stateless verification against raw revm.
     Bench {
         /// Small sizes, for a smoke run.
@@ -46,6 +48,51 @@ enum Command {
         #[arg(long, default_value = "docs/benchmarks.md")]
         out: PathBuf,
     },
+}
+
+/// Options of `native-challenger devnet`; defaults are anvil's.
+#[derive(Debug, clap::Args)]
+struct DevnetArgs {
+    /// Port on 127.0.0.1 (0: any free port).
+    #[arg(long, short, default_value_t = 8545)]
+    port: u16,
+    #[arg(long, default_value_t = 31337)]
+    chain_id: u64,
+    /// The fork the L1 (and EXECUTE's L2 blocks) run under.
+    #[arg(long, default_value = native_challenger::config::DEFAULT_FORK)]
+    fork: String,
+    #[arg(long, default_value_t = 30_000_000)]
+    gas_limit: u64,
+    /// Genesis base fee in wei.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    base_fee: u64,
+    /// Mine a block every N seconds instead of one per transaction.
+    #[arg(long, short)]
+    block_time: Option<u64>,
+    /// Mine only on evm_mine.
+    #[arg(long, conflicts_with = "block_time")]
+    no_mining: bool,
+    /// Number of prefunded dev accounts.
+    #[arg(long, short, default_value_t = 10)]
+    accounts: u32,
+    /// Balance of each dev account, in ether.
+    #[arg(long, default_value = "10000")]
+    balance: String,
+    /// BIP-39 mnemonic of the dev accounts.
+    #[arg(long, default_value = native_challenger::devnet::DEFAULT_MNEMONIC)]
+    mnemonic: String,
+    /// Fixed genesis timestamp (reproducible genesis).
+    #[arg(long)]
+    timestamp: Option<u64>,
+    /// Address of the EXECUTE precompile.
+    #[arg(long, default_value_t = native_challenger::precompile::DEFAULT_EXECUTE_ADDRESS)]
+    execute_address: alloy_primitives::Address,
+    /// Cumulative EXECUTE gas per L1 block.
+    #[arg(long, default_value_t = native_challenger::precompile::DEFAULT_EXECUTE_BLOCK_GAS_LIMIT)]
+    execute_block_gas_limit: u64,
+    /// Keep the chain in this directory and resume it on restart (default: in memory).
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 fn main() -> std::process::ExitCode {
@@ -68,7 +115,66 @@ fn run(cli: Cli) -> Result<()> {
             conformance(&paths, json, jobs, scratch, expect_failures)
         }
         Command::Bench { quick, workloads, out } => bench(quick, &workloads, &out),
+        Command::Devnet(args) => devnet(args),
     }
+}
+
+fn devnet(args: DevnetArgs) -> Result<()> {
+    use native_challenger::devnet::{Devnet, DevnetConfig};
+    let balance = alloy_primitives::utils::parse_ether(&args.balance)
+        .with_context(|| format!("--balance {:?} is not an ether amount", args.balance))?;
+    let config = DevnetConfig {
+        chain_id: args.chain_id,
+        fork: args.fork,
+        gas_limit: args.gas_limit,
+        base_fee: args.base_fee,
+        block_time: args.block_time.map(std::time::Duration::from_secs),
+        automine: !args.no_mining,
+        mnemonic: args.mnemonic,
+        accounts: args.accounts,
+        balance,
+        genesis_timestamp: args.timestamp,
+        execute_address: args.execute_address,
+        execute_block_gas_limit: args.execute_block_gas_limit,
+        data_dir: args.data_dir,
+        listen: std::net::SocketAddr::from(([127, 0, 0, 1], args.port)),
+        ..DevnetConfig::default()
+    };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let node = Devnet::spawn(config.clone()).await?;
+        println!("native-challenger devnet (chain id {}, fork {})", config.chain_id, config.fork);
+        println!();
+        println!(
+            "Available accounts ({} ETH each)",
+            alloy_primitives::utils::format_ether(config.balance)
+        );
+        println!("==================");
+        for (i, account) in node.accounts.iter().enumerate() {
+            println!("({i}) {}", account.address);
+        }
+        println!();
+        println!("Private keys");
+        println!("==================");
+        for (i, account) in node.accounts.iter().enumerate() {
+            println!("({i}) {}", account.private_key);
+        }
+        println!();
+        println!(
+            "EXECUTE precompile: {} ({} gas per L1 block)",
+            config.execute_address, config.execute_block_gas_limit
+        );
+        match &config.data_dir {
+            Some(dir) => println!("Data directory: {}", dir.display()),
+            None => println!("State: in memory"),
+        }
+        println!();
+        println!("Listening on {} and {}", node.http_url, node.ws_url);
+        tokio::signal::ctrl_c().await.context("waiting for ctrl-c")?;
+        println!("shutting down");
+        node.stop().await;
+        Ok(())
+    })
 }
 
 fn conformance(

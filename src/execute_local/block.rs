@@ -27,15 +27,17 @@ use alloy_consensus::{
 use alloy_eips::{eip4895::Withdrawal, eip7685::Requests};
 use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
-    block::{BlockExecutionError, BlockExecutor, BlockValidationError},
+    block::{BlockExecutionError, BlockExecutor, BlockValidationError, CommitChanges},
     eth::{
         EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
     },
+    precompiles::PrecompilesMap,
 };
 use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
 use revm::{
     context::{BlockEnv, CfgEnv},
     context_interface::block::BlobExcessGasAndPrice,
+    context_interface::result::{ExecutionResult, HaltReason},
     database::State,
 };
 use std::borrow::Cow;
@@ -139,30 +141,18 @@ pub fn execute_block<DB>(
 where
     DB: FaultSlot,
 {
-    let evm_env = evm_env(rules, env);
-    let evm = EthEvmFactory::default().create_evm(&mut *state, evm_env);
-    let ctx = EthBlockExecutionCtx {
-        parent_hash: env.parent_hash,
-        parent_beacon_block_root: env.parent_beacon_block_root,
-        ommers: &[],
-        withdrawals: env.withdrawals.as_deref().map(Cow::Borrowed),
-        extra_data: Bytes::new(),
-        tx_count_hint: Some(txs.len()),
-        slot_number: None,
-    };
-    let mut executor =
-        EthBlockExecutor::new(evm, ctx, rules.spec(), AlloyReceiptBuilder::default());
-    let mut skipped = Vec::new();
-    let pre = executor.apply_pre_execution_changes();
-    check(pre, executor.evm_mut().db_mut())?;
+    let mut run = BlockRun::begin(rules, env, &mut *state, Some(txs.len()), |_| {})?;
     for (index, tx) in txs.iter().enumerate() {
         let rejection = match tx {
             Err(rejection) => Some(rejection.clone()),
-            Ok(tx) => run_tx(&mut executor, rules, env.timestamp, tx)?,
+            Ok(tx) => match run.transact(tx, |_| true)? {
+                TxOutcome::Rejected(rejection) => Some(rejection),
+                TxOutcome::Committed { .. } | TxOutcome::Discarded => None,
+            },
         };
         if let Some(rejection) = rejection {
             match policy {
-                InvalidTxPolicy::Skip => skipped.push((index, rejection)),
+                InvalidTxPolicy::Skip => run.skipped.push((index, rejection)),
                 InvalidTxPolicy::RejectBlock => {
                     return Err(ExecError::InvalidBlock {
                         reason: format!("transaction {index}: {rejection}"),
@@ -171,23 +161,143 @@ where
             }
         }
     }
-    let finished = executor.finish();
-    let (mut evm, result) = match finished {
-        Ok(done) => done,
-        Err(err) => return Err(classify(err, state)),
-    };
-    take_fault(evm.db_mut())?;
-    drop(evm);
-    let receipts = result.receipts;
-    Ok(BlockOutcome {
-        receipts_root: calculate_receipt_root(&receipts),
-        logs_bloom: receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom()),
-        receipts,
-        gas_used: result.gas_used,
-        blob_gas_used: result.blob_gas_used,
-        requests: result.requests,
-        skipped,
-    })
+    let finished = run.finish();
+    settle(finished, state)
+}
+
+/// Completes [`BlockRun::finish`]'s error handling once the run has released the state: a
+/// database fault recorded during the post-block changes wins over "invalid block".
+pub fn settle<DB: FaultSlot>(
+    finished: Result<BlockOutcome, ExecError>,
+    state: &mut State<DB>,
+) -> Result<BlockOutcome, ExecError> {
+    match finished {
+        Err(ExecError::InvalidBlock { reason }) => {
+            take_fault(state)?;
+            Err(ExecError::InvalidBlock { reason })
+        }
+        other => other,
+    }
+}
+
+/// What became of one transaction offered to a [`BlockRun`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TxOutcome {
+    /// Executed and part of the block; `gas_used` is what it adds to the block's gas.
+    Committed { gas_used: u64 },
+    /// Executed, then left out because the caller's commit condition said no; the state is
+    /// as if it never ran.
+    Discarded,
+    /// The fork's rules reject it (nonce, funds, gas, blob budget): it did not run.
+    Rejected(TxRejection),
+}
+
+/// One block being executed transaction by transaction: the engine under [`execute_block`],
+/// and what a block builder uses when it chooses transactions as it goes (the dev L1).
+///
+/// `begin` applies the fork's pre-block system calls, `transact` runs one transaction and
+/// lets the caller decide from its result whether it stays in the block, `finish` applies the
+/// post-block changes (withdrawals, EIP-7685 requests) and seals the outcome. `install` may add
+/// precompiles to the EVM (the dev L1 adds EXECUTE); L2 execution adds none.
+pub struct BlockRun<'a, DB: FaultSlot> {
+    executor: Executor<'a, DB>,
+    rules: &'a ChainRules,
+    timestamp: u64,
+    skipped: Vec<(usize, TxRejection)>,
+}
+
+impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
+    /// Starts the block: builds the EVM and applies the pre-execution system calls.
+    pub fn begin(
+        rules: &'a ChainRules,
+        env: &'a BlockEnvInput,
+        state: &'a mut State<DB>,
+        tx_count_hint: Option<usize>,
+        install: impl FnOnce(&mut PrecompilesMap),
+    ) -> Result<Self, ExecError> {
+        let evm_env = evm_env(rules, env);
+        let mut evm = EthEvmFactory::default().create_evm(state, evm_env);
+        install(evm.precompiles_mut());
+        let ctx = EthBlockExecutionCtx {
+            parent_hash: env.parent_hash,
+            parent_beacon_block_root: env.parent_beacon_block_root,
+            ommers: &[],
+            withdrawals: env.withdrawals.as_deref().map(Cow::Borrowed),
+            extra_data: Bytes::new(),
+            tx_count_hint,
+            slot_number: None,
+        };
+        let mut executor =
+            EthBlockExecutor::new(evm, ctx, rules.spec(), AlloyReceiptBuilder::default());
+        let pre = executor.apply_pre_execution_changes();
+        check(pre, executor.evm_mut().db_mut())?;
+        Ok(Self { executor, rules, timestamp: env.timestamp, skipped: Vec::new() })
+    }
+
+    /// Gas used by the transactions committed so far.
+    pub fn gas_used(&self) -> u64 {
+        self.executor.cumulative_tx_gas_used
+    }
+
+    /// Runs `tx`; it stays in the block only if `keep` approves its result.
+    pub fn transact(
+        &mut self,
+        tx: &Recovered<TxEnvelope>,
+        keep: impl FnOnce(&ExecutionResult<HaltReason>) -> bool,
+    ) -> Result<TxOutcome, ExecError> {
+        if let Some(rejection) =
+            blob_rules(self.rules, self.timestamp, self.executor.blob_gas_used, tx)
+        {
+            return Ok(TxOutcome::Rejected(rejection));
+        }
+        let result = self.executor.execute_transaction_with_commit_condition(tx, |output| {
+            if keep(&output.result.result) { CommitChanges::Yes } else { CommitChanges::No }
+        });
+        match result {
+            Ok(Some(gas)) => Ok(TxOutcome::Committed { gas_used: gas.tx_gas_used() }),
+            Ok(None) => {
+                take_fault(self.executor.evm_mut().db_mut())?;
+                Ok(TxOutcome::Discarded)
+            }
+            Err(err) => {
+                take_fault(self.executor.evm_mut().db_mut())?;
+                match err {
+                    BlockExecutionError::Validation(
+                        reason @ (BlockValidationError::InvalidTx { .. }
+                        | BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
+                            ..
+                        }),
+                    ) => Ok(TxOutcome::Rejected(TxRejection::Invalid { reason: reason.to_string() })),
+                    other => Err(ExecError::InvalidBlock { reason: other.to_string() }),
+                }
+            }
+        }
+    }
+
+    /// Applies the post-block changes and returns the outcome. A database fault during those
+    /// changes can only be told apart from an invalid block once the state is released: pass
+    /// the result through [`settle`].
+    pub fn finish(self) -> Result<BlockOutcome, ExecError> {
+        let skipped = self.skipped;
+        let (mut evm, result) = match self.executor.finish() {
+            Ok(done) => done,
+            Err(err) => {
+                return Err(ExecError::InvalidBlock { reason: err.to_string() });
+            }
+        };
+        take_fault(evm.db_mut())?;
+        drop(evm);
+        let receipts = result.receipts;
+        Ok(BlockOutcome {
+            receipts_root: calculate_receipt_root(&receipts),
+            logs_bloom: receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom()),
+            receipts,
+            gas_used: result.gas_used,
+            blob_gas_used: result.blob_gas_used,
+            requests: result.requests,
+            skipped,
+        })
+    }
 }
 
 type Executor<'a, DB> = EthBlockExecutor<
@@ -196,36 +306,6 @@ type Executor<'a, DB> = EthBlockExecutor<
     &'a super::forks::ForkSchedule,
     AlloyReceiptBuilder,
 >;
-
-/// Runs one transaction; `Ok(Some(reason))` when the fork's rules reject it.
-fn run_tx<DB>(
-    executor: &mut Executor<'_, DB>,
-    rules: &ChainRules,
-    timestamp: u64,
-    tx: &Recovered<TxEnvelope>,
-) -> Result<Option<TxRejection>, ExecError>
-where
-    DB: FaultSlot,
-{
-    if let Some(rejection) = blob_rules(rules, timestamp, executor.blob_gas_used, tx) {
-        return Ok(Some(rejection));
-    }
-    match executor.execute_transaction(tx) {
-        Ok(_) => Ok(None),
-        Err(err) => {
-            take_fault(executor.evm_mut().db_mut())?;
-            match err {
-                BlockExecutionError::Validation(
-                    reason @ (BlockValidationError::InvalidTx { .. }
-                    | BlockValidationError::TransactionGasLimitMoreThanAvailableBlockGas {
-                        ..
-                    }),
-                ) => Ok(Some(TxRejection::Invalid { reason: reason.to_string() })),
-                other => Err(ExecError::InvalidBlock { reason: other.to_string() }),
-            }
-        }
-    }
-}
 
 /// Block-level blob rules revm does not check per transaction: the block's blob gas budget.
 fn blob_rules(

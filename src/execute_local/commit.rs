@@ -10,8 +10,8 @@
 //! never deleted, so the roots of earlier blocks stay readable without undo.
 
 use super::store::{
-    CF_ACCOUNTS, CF_CODE, CF_HEADERS, CF_META, CF_NODES, CF_STORAGE, CF_UNDO, FlatAccount,
-    HEAD_KEY, Head, StateStore, StoreError, storage_key,
+    CF_ACCOUNTS, CF_BODIES, CF_CODE, CF_HEADERS, CF_META, CF_NODES, CF_STORAGE, CF_UNDO,
+    FlatAccount, HEAD_KEY, Head, Overlay, StateStore, StoreError, storage_key,
 };
 use super::tries::StateDiff;
 use alloy_primitives::{B256, Bytes};
@@ -26,6 +26,8 @@ pub struct BlockWrite<'a> {
     pub state_root: B256,
     pub diff: &'a StateDiff,
     pub nodes: &'a [(B256, Bytes)],
+    /// The block's body, stored as given (empty: none).
+    pub body: &'a [u8],
 }
 
 /// Prior value of one flat key: (column family index, key, value before or None).
@@ -63,6 +65,9 @@ impl StateStore {
         header.extend_from_slice(block.hash.as_slice());
         header.extend_from_slice(block.header);
         batch.put_cf(self.cf(CF_HEADERS)?, block.number.to_be_bytes(), header);
+        if !block.body.is_empty() {
+            batch.put_cf(self.cf(CF_BODIES)?, block.number.to_be_bytes(), block.body);
+        }
         if let Some(prev) = prev {
             batch.put_cf(self.cf(CF_UNDO)?, block.number.to_be_bytes(), encode_undo(&prev, &undo));
         }
@@ -122,6 +127,7 @@ impl StateStore {
         let mut restored = head;
         let undo_cf = self.cf(CF_UNDO)?;
         let headers = self.cf(CF_HEADERS)?;
+        let bodies = self.cf(CF_BODIES)?;
         for number in (target.saturating_add(1)..=head.number).rev() {
             let Some(record) = self.db.get_cf(undo_cf, number.to_be_bytes())? else {
                 return Err(StoreError::RollbackOutOfRange {
@@ -141,11 +147,37 @@ impl StateStore {
             }
             batch.delete_cf(undo_cf, number.to_be_bytes());
             batch.delete_cf(headers, number.to_be_bytes());
+            batch.delete_cf(bodies, number.to_be_bytes());
             restored = prev;
         }
         batch.put_cf(self.cf(CF_META)?, HEAD_KEY, restored.encode());
         self.db.write(batch)?;
         Ok(restored)
+    }
+}
+
+impl StateStore {
+    /// The flat state as it was after block `number`, as an overlay over the current flat
+    /// state: built from the undo records of the blocks after it (each records what it
+    /// overwrote, so the oldest record mentioning a key holds its value at `number`).
+    pub fn overlay_at(&self, number: u64) -> Result<Overlay, StoreError> {
+        let head = self.head()?.ok_or(StoreError::Uninitialised)?;
+        let mut overlay = Overlay::default();
+        let undo_cf = self.cf(CF_UNDO)?;
+        for block in (number.saturating_add(1)..=head.number).rev() {
+            let Some(record) = self.db.get_cf(undo_cf, block.to_be_bytes())? else {
+                return Err(StoreError::RollbackOutOfRange {
+                    target: number,
+                    head: head.number,
+                    oldest: block,
+                });
+            };
+            let (_, entries) = decode_undo(&record)?;
+            for (cf, key, value) in entries.iter().rev() {
+                overlay.insert(*cf, key, value.as_deref())?;
+            }
+        }
+        Ok(overlay)
     }
 }
 

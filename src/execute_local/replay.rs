@@ -53,6 +53,7 @@ impl PendingBlock {
             state_root: self.post_state_root,
             diff: &self.diff,
             nodes: &self.nodes,
+            body: &[],
         })
     }
 }
@@ -151,6 +152,7 @@ impl GenesisState {
             state_root: self.state_root,
             diff: &self.diff,
             nodes: &self.nodes,
+            body: &[],
         })
     }
 }

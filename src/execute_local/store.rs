@@ -9,7 +9,9 @@
 //! - `nodes`:    keccak256(node) (32) -> node RLP; never deleted, so any earlier root stays
 //!   readable and rolling back is only a matter of flat state and the head
 //! - `headers`:  block number (8, big-endian) -> block hash (32) ++ header bytes
-//! - `undo`:     block number (8, big-endian) -> what the block overwrote (see [`super::undo`])
+//! - `undo`:     block number (8, big-endian) -> what the block overwrote (see [`super::commit`])
+//! - `bodies`:   block number (8, big-endian) -> the block's body, in the writer's own format
+//!   (the dev L1 keeps its transactions and receipts here; the L2 replay stores none)
 //! - `meta`:     `head` -> number (8) ++ block hash (32) ++ state root (32)
 //!
 //! Invariant: everything a block changes, its undo record and the new head are written in ONE
@@ -21,6 +23,7 @@ use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use revm::{Database, bytecode::Bytecode, state::AccountInfo};
 use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options};
+use std::collections::HashMap;
 use std::path::Path;
 
 pub(super) const CF_ACCOUNTS: &str = "accounts";
@@ -30,8 +33,9 @@ pub(super) const CF_NODES: &str = "nodes";
 pub(super) const CF_HEADERS: &str = "headers";
 pub(super) const CF_UNDO: &str = "undo";
 pub(super) const CF_META: &str = "meta";
-const ALL_CFS: [&str; 7] =
-    [CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_NODES, CF_HEADERS, CF_UNDO, CF_META];
+pub(super) const CF_BODIES: &str = "bodies";
+const ALL_CFS: [&str; 8] =
+    [CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_NODES, CF_HEADERS, CF_UNDO, CF_META, CF_BODIES];
 pub(super) const HEAD_KEY: &[u8] = b"head";
 
 /// Errors of the state store.
@@ -189,6 +193,11 @@ impl StateStore {
         Ok(Some((B256::from_slice(&bytes[..32]), Bytes::copy_from_slice(&bytes[32..]))))
     }
 
+    /// The body stored with block `number`, if any.
+    pub fn body(&self, number: u64) -> Result<Option<Bytes>, StoreError> {
+        Ok(self.db.get_cf(self.cf(CF_BODIES)?, number.to_be_bytes())?.map(Bytes::from))
+    }
+
     pub fn block_hash(&self, number: u64) -> Result<Option<B256>, StoreError> {
         Ok(self.header(number)?.map(|(hash, _)| hash))
     }
@@ -228,16 +237,60 @@ impl NodeSource for StateStore {
     }
 }
 
-/// revm database over the flat state of a [`StateStore`] (the stateful replay path).
+/// Flat accounts and slots that differ from the store's current flat state: the state of an
+/// earlier block (see [`StateStore::overlay_at`]). `None` / zero: absent at that block.
+#[derive(Debug, Default, Clone)]
+pub struct Overlay {
+    accounts: HashMap<Address, Option<FlatAccount>>,
+    storage: HashMap<(Address, U256), U256>,
+}
+
+impl Overlay {
+    /// Records the value of one undo key (column family index 0 accounts, 1 storage).
+    pub(super) fn insert(
+        &mut self,
+        cf: u8,
+        key: &[u8],
+        value: Option<&[u8]>,
+    ) -> Result<(), StoreError> {
+        let corrupt =
+            |reason: &str| StoreError::Corrupt { what: "undo", reason: reason.to_string() };
+        match (cf, key.len()) {
+            (0, 20) => {
+                let account = value
+                    .map(|mut bytes| FlatAccount::decode(&mut bytes))
+                    .transpose()
+                    .map_err(|err| corrupt(&err.to_string()))?;
+                self.accounts.insert(Address::from_slice(key), account);
+            }
+            (1, 52) => {
+                let slot = U256::from_be_slice(&key[20..]);
+                let value = value.map_or(U256::ZERO, U256::from_be_slice);
+                self.storage.insert((Address::from_slice(&key[..20]), slot), value);
+            }
+            _ => return Err(corrupt("unexpected key")),
+        }
+        Ok(())
+    }
+}
+
+/// revm database over the flat state of a [`StateStore`] (the stateful replay path), or over
+/// an earlier block's state through an [`Overlay`].
 #[derive(Debug)]
 pub struct FlatDb<'a> {
     store: &'a StateStore,
+    overlay: Option<&'a Overlay>,
     fault: Fault,
 }
 
 impl<'a> FlatDb<'a> {
     pub fn new(store: &'a StateStore) -> Self {
-        Self { store, fault: Fault::default() }
+        Self { store, overlay: None, fault: Fault::default() }
+    }
+
+    /// Reads the state `overlay` describes (an earlier block's).
+    pub fn with_overlay(store: &'a StateStore, overlay: &'a Overlay) -> Self {
+        Self { store, overlay: Some(overlay), fault: Fault::default() }
     }
 
     fn store_fault(&mut self, err: StoreError) -> DbFault {
@@ -249,7 +302,10 @@ impl Database for FlatDb<'_> {
     type Error = DbFault;
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbFault> {
-        let account = self.store.account(&address).map_err(|err| self.store_fault(err))?;
+        let account = match self.overlay.and_then(|o| o.accounts.get(&address)) {
+            Some(account) => account.clone(),
+            None => self.store.account(&address).map_err(|err| self.store_fault(err))?,
+        };
         Ok(account.map(|a| AccountInfo {
             balance: a.balance,
             nonce: a.nonce,
@@ -271,6 +327,9 @@ impl Database for FlatDb<'_> {
     }
 
     fn storage(&mut self, address: Address, index: U256) -> Result<U256, DbFault> {
+        if let Some(value) = self.overlay.and_then(|o| o.storage.get(&(address, index))) {
+            return Ok(*value);
+        }
         self.store.storage(&address, &index).map_err(|err| self.store_fault(err))
     }
 

@@ -148,12 +148,17 @@ impl TestChain {
     }
 
     pub fn block(&self, number: u64, transactions: Vec<Bytes>) -> L2Block {
+        self.block_with_gas_limit(number, transactions, 30_000_000)
+    }
+
+    /// A block with a chosen gas limit (EXECUTE charges it, so challengeable blocks are small).
+    pub fn block_with_gas_limit(&self, number: u64, transactions: Vec<Bytes>, gas_limit: u64) -> L2Block {
         let inputs = BlockInputs {
             number,
             timestamp: 1_800_000_000 + number * 2,
             fee_recipient: Address::repeat_byte(0xfe),
             prev_randao: keccak256(number.to_be_bytes()),
-            gas_limit: 30_000_000,
+            gas_limit,
             base_fee: 1_000_000_000,
             l1_anchor: keccak256(b"l1").into(),
             transactions,

@@ -27,8 +27,8 @@ const L2_GAS_LIMIT: u64 = 2_000_000;
 ///   CALL(GAS, 0x0101, 0, 0, CALLDATASIZE, 0, 32)
 ///   MSTORE(0x20, success) MSTORE(0x40, RETURNDATASIZE) LOG0(0, 0x60) STOP
 const PROBE_RUNTIME: &[u8] = &[
-    0x36, 0x5f, 0x5f, 0x37, 0x60, 0x20, 0x5f, 0x36, 0x5f, 0x5f, 0x61, 0x01, 0x01, 0x5a, 0xf1,
-    0x60, 0x20, 0x52, 0x3d, 0x60, 0x40, 0x52, 0x60, 0x60, 0x5f, 0xa0, 0x00,
+    0x36, 0x5f, 0x5f, 0x37, 0x60, 0x20, 0x5f, 0x36, 0x5f, 0x5f, 0x61, 0x01, 0x01, 0x5a, 0xf1, 0x60,
+    0x20, 0x52, 0x3d, 0x60, 0x40, 0x52, 0x60, 0x60, 0x5f, 0xa0, 0x00,
 ];
 
 fn probe_initcode() -> Bytes {
@@ -108,7 +108,14 @@ fn provider(node: &Devnet, index: usize) -> impl Provider + Clone + use<> {
 
 async fn deploy_probe(p: &impl Provider) -> Address {
     let tx = TransactionRequest::default().with_deploy_code(probe_initcode());
-    let receipt = p.send_transaction(tx).await.expect("send").get_receipt().await.expect("receipt");
+    let receipt = p
+        .send_transaction(tx)
+        .await
+        .expect("send")
+        .with_timeout(Some(std::time::Duration::from_secs(30)))
+        .get_receipt()
+        .await
+        .expect("receipt");
     assert!(receipt.status(), "probe deployment failed");
     receipt.contract_address.expect("created")
 }
@@ -119,7 +126,14 @@ async fn probe(p: &impl Provider, probe: Address, call: &ExecuteCall) -> (bool, 
         .with_to(probe)
         .with_input(Bytes::from(call.abi_encode()))
         .with_gas_limit(16_000_000);
-    let receipt = p.send_transaction(tx).await.expect("send").get_receipt().await.expect("receipt");
+    let receipt = p
+        .send_transaction(tx)
+        .await
+        .expect("send")
+        .with_timeout(Some(std::time::Duration::from_secs(30)))
+        .get_receipt()
+        .await
+        .expect("receipt");
     assert!(receipt.status(), "the probe itself never fails");
     let logs = receipt.inner.logs();
     assert_eq!(logs.len(), 1, "the probe logs once");
@@ -136,8 +150,7 @@ async fn eth_call(p: &impl Provider, call: &ExecuteCall) -> Result<Bytes, (i64, 
         .with_to(DEFAULT_EXECUTE_ADDRESS)
         .with_input(Bytes::from(call.abi_encode()))
         .with_gas_limit(16_000_000);
-    let result: Result<Bytes, _> =
-        p.raw_request("eth_call".into(), (request, "latest")).await;
+    let result: Result<Bytes, _> = p.raw_request("eth_call".into(), (request, "latest")).await;
     result.map_err(|err| {
         let payload = err.as_error_resp().expect("a JSON-RPC error");
         let data = payload.data.as_ref().map(|d| d.get().to_string()).unwrap_or_default();
@@ -164,7 +177,10 @@ async fn valid_trace_is_confirmed_and_tampered_traces_are_not() {
     // The valid transition: success, verdict 1, in a mined transaction and in eth_call.
     let (ok, word, size) = probe(&p, probe_addr, &call).await;
     assert!(ok && size == 32 && word == B256::with_last_byte(1), "valid call: {ok} {word} {size}");
-    assert_eq!(eth_call(&p, &call).await.expect("valid call"), Bytes::from(B256::with_last_byte(1).to_vec()));
+    assert_eq!(
+        eth_call(&p, &call).await.expect("valid call"),
+        Bytes::from(B256::with_last_byte(1).to_vec())
+    );
 
     // A wrong post root and a wrong gas_used: sound witness, the answer is "no".
     for wrong in [
@@ -192,7 +208,9 @@ async fn valid_trace_is_confirmed_and_tampered_traces_are_not() {
     };
     let mut foreign = trace.clone();
     foreign.blocks[0] = foreign_chain.inputs.clone();
-    for (name, tampered) in [("changed node", changed), ("dropped node", dropped), ("foreign block", foreign)] {
+    for (name, tampered) in
+        [("changed node", changed), ("dropped node", dropped), ("foreign block", foreign)]
+    {
         let bad = with_trace(&call, &tampered);
         let (ok, _, _) = probe(&p, probe_addr, &bad).await;
         assert!(!ok, "{name}: the EXECUTE call must fail");
@@ -285,10 +303,12 @@ async fn the_per_block_execute_budget_defers_the_excess() {
     let node = node_with_budget(charge - 1).await;
     let p = provider(&node, 0);
     let receipt = p
-        .send_transaction(TransactionRequest::default()
-            .with_to(DEFAULT_EXECUTE_ADDRESS)
-            .with_input(Bytes::from(data))
-            .with_gas_limit(standard))
+        .send_transaction(
+            TransactionRequest::default()
+                .with_to(DEFAULT_EXECUTE_ADDRESS)
+                .with_input(Bytes::from(data))
+                .with_gas_limit(standard),
+        )
         .await
         .unwrap()
         .get_receipt()

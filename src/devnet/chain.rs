@@ -451,8 +451,17 @@ impl Chain {
                 return Err(SubmitError::ReplacementUnderpriced);
             }
         }
+        let (sender, nonce) = (tx.signer(), tx.nonce());
         self.pool.insert(hash, tx);
-        if self.mining == Mining::Auto {
+        let state_nonce = self
+            .store
+            .account(&sender)
+            .map_err(|e| SubmitError::Internal(e.into()))?
+            .map_or(0, |a| a.nonce);
+        // Automine mines when the transaction can run now; one with a nonce gap waits (as in
+        // anvil) until the gap is filled.
+        let ready = self.pool.pending_nonce(&sender, state_nonce) > nonce;
+        if self.mining == Mining::Auto && ready {
             self.mine(None).map_err(SubmitError::Internal)?;
         }
         Ok(hash)

@@ -152,7 +152,12 @@ impl TestChain {
     }
 
     /// A block with a chosen gas limit (EXECUTE charges it, so challengeable blocks are small).
-    pub fn block_with_gas_limit(&self, number: u64, transactions: Vec<Bytes>, gas_limit: u64) -> L2Block {
+    pub fn block_with_gas_limit(
+        &self,
+        number: u64,
+        transactions: Vec<Bytes>,
+        gas_limit: u64,
+    ) -> L2Block {
         let inputs = BlockInputs {
             number,
             timestamp: 1_800_000_000 + number * 2,

@@ -406,6 +406,11 @@ impl Chain {
 
     /// The base fee the next block will have.
     pub fn next_base_fee(&self) -> u64 {
+        // As anvil: the configured base fee is that of the genesis AND of block 1 (a chain
+        // born after London has no fork block to start the EIP-1559 sequence from).
+        if self.head().number() == 0 {
+            return self.config.base_fee;
+        }
         self.head()
             .header
             .next_block_base_fee(BaseFeeParams::ethereum())

@@ -65,6 +65,13 @@ fn submit_error(err: SubmitError) -> ErrorObjectOwned {
     match err {
         SubmitError::Decode(_) | SubmitError::Signature(_) => invalid_params(err.to_string()),
         SubmitError::Internal(inner) => internal(inner),
+        // anvil answers -32003 ("transaction rejected", EIP-1474) for pool rejections.
+        SubmitError::NonceTooLow { .. }
+        | SubmitError::InsufficientFunds { .. }
+        | SubmitError::ChainId { .. }
+        | SubmitError::FeeCapTooLow { .. } => {
+            ErrorObjectOwned::owned(-32003, err.to_string(), None::<()>)
+        }
         other => server_error(other.to_string()),
     }
 }

@@ -2,7 +2,7 @@
 //! npm) runs the same scenario against the dev L1 and against anvil (npm `@foundry-rs/anvil`)
 //! and fails on any difference in receipts, gas, logs or JSON-RPC error codes.
 //!
-//! Needs `npm ci --prefix tests/js` (`.ci/run` does it); without it this test fails rather
+//! Needs `npm install --prefix tests/js` (`.ci/run` does it); without it this test fails rather
 //! than skipping.
 
 use native_challenger::devnet::{Devnet, DevnetConfig};
@@ -14,7 +14,7 @@ async fn ethers_sees_the_same_node_as_anvil() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/js");
     assert!(
         root.join("node_modules").is_dir(),
-        "tests/js/node_modules is missing: run `npm ci --prefix tests/js` (as .ci/run does)"
+        "tests/js/node_modules is missing: run `npm install --prefix tests/js` (as .ci/run does)"
     );
     let node = Devnet::spawn(DevnetConfig {
         listen: "127.0.0.1:0".parse().unwrap(),

@@ -6,6 +6,8 @@ use native_challenger::conformance::runner::Outcome;
 use native_challenger::conformance::suite::{SuiteReport, run_suite};
 use std::path::PathBuf;
 
+mod commands;
+
 #[derive(Debug, Parser)]
 #[command(name = "native-challenger", version, about = "Keeps an Ethereum native rollup honest")]
 struct Cli {
@@ -36,6 +38,8 @@ enum Command {
     },
     /// Run the embedded dev L1 (JSON-RPC over HTTP and WebSocket, with EXECUTE) until ctrl-c.
     Devnet(DevnetArgs),
+    /// Build L2 blocks from a workload and propose them to a rollup contract, optionally lying.
+    Propose(commands::propose::ProposeArgs),
     /// Measure replay, witness recording and stateless verification against raw revm.
     Bench {
         /// Small sizes, for a smoke run.
@@ -116,6 +120,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Bench { quick, workloads, out } => bench(quick, &workloads, &out),
         Command::Devnet(args) => devnet(args),
+        Command::Propose(args) => commands::propose::run(args),
     }
 }
 

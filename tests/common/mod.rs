@@ -1,6 +1,8 @@
 //! A small L2 chain in a temporary rocksdb store, with real signed transactions.
 #![allow(dead_code)]
 
+pub mod rollup;
+
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256, keccak256};

@@ -1,0 +1,157 @@
+//! Runs the proposer against an L1 endpoint, as `native-challenger propose` and the demo do.
+//!
+//! Input: the endpoint, the rollup contract (or parameters to deploy one), a signing key and
+//! what to propose (batches, blocks, workload, the faults to commit). Output: one
+//! [`BatchReport`] per proposal. Before proposing anything it checks that the contract's
+//! genesis (batch 0) is the local L2 genesis, so it never proposes on top of another chain.
+
+use super::{Fault, L1Anchor, Proposer, ProposerConfig, ProposerError, Workload, WorkloadSpec};
+use crate::config::DEFAULT_FORK;
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::forks::{Network, network};
+use crate::execute_local::store::StateStore;
+use crate::rollup::{L2Genesis, RollupClient, RollupError, RollupParams, dev_users};
+use alloy_network::EthereumWallet;
+use alloy_primitives::{Address, B256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::BlockNumberOrTag;
+use alloy_signer_local::PrivateKeySigner;
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::Duration;
+
+/// Number of dev L2 users the dev genesis funds.
+pub const DEV_L2_USERS: usize = 16;
+
+/// What to propose.
+#[derive(Debug, Clone)]
+pub struct ProposePlan {
+    pub batches: u64,
+    pub blocks_per_batch: usize,
+    pub workload: WorkloadSpec,
+    pub config: ProposerConfig,
+    /// Faults by batch ordinal (1 = the first batch this run proposes).
+    pub faults: BTreeMap<u64, Fault>,
+    /// Pause between proposals.
+    pub interval: Duration,
+}
+
+/// One proposal as it landed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    pub batch_id: u64,
+    pub l1_block: u64,
+    pub tx_hash: B256,
+    pub first_block: u64,
+    pub blocks: usize,
+    pub l2_gas: u64,
+    pub l1_gas: u64,
+    /// The fault committed, and the index of its first wrong checkpoint (`None` for an
+    /// honest batch; a refused batch never gets a report).
+    pub lie: Option<(Fault, usize)>,
+}
+
+/// A provider that signs with `signer`.
+pub fn signing_provider(url: &str, signer: PrivateKeySigner) -> Result<DynProvider, RollupError> {
+    let url = url.parse().map_err(|err| RollupError::Rpc(format!("endpoint {url:?}: {err}")))?;
+    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased())
+}
+
+/// The parent of the latest L1 block as an anchor. Not the latest itself: nodes estimate gas
+/// and simulate calls in the latest block's context, where `blockhash(latest)` is unknown, so a
+/// proposal anchored to the latest block would be refused before it is sent.
+pub async fn latest_anchor(provider: &DynProvider) -> Result<L1Anchor, RollupError> {
+    let latest = provider.get_block_number().await?;
+    let number = latest.saturating_sub(1);
+    let block = provider
+        .get_block_by_number(BlockNumberOrTag::Number(number))
+        .await?
+        .ok_or_else(|| RollupError::Unexpected(format!("the node has no block {number}")))?;
+    Ok(L1Anchor {
+        number: block.header.number,
+        hash: block.header.hash,
+        timestamp: block.header.timestamp,
+    })
+}
+
+/// Deploys a rollup with dev parameters over the dev genesis (`DEV_L2_USERS` users).
+pub async fn deploy_dev_rollup(
+    provider: DynProvider,
+    from: Address,
+    chain_id: u64,
+    configure: impl FnOnce(&mut RollupParams),
+) -> Result<(RollupClient, RollupParams, L2Genesis), ProposerError> {
+    let anchor = latest_anchor(&provider).await?;
+    let users: Vec<Address> = dev_users(DEV_L2_USERS).iter().map(|u| u.address()).collect();
+    let genesis = L2Genesis::dev(chain_id, anchor.timestamp, &users);
+    let (_, header) = genesis.build().map_err(|e| ProposerError::Genesis(e.to_string()))?;
+    let mut params = RollupParams::dev(chain_id, header.state_root, genesis.timestamp);
+    configure(&mut params);
+    let (client, _) = RollupClient::deploy(provider, from, &params).await?;
+    Ok((client, params, genesis))
+}
+
+/// Opens the proposer's store at `path`, initialised at the dev genesis the contract was
+/// deployed with (read back from its batch 0), and checks that they agree.
+pub async fn open_proposer(
+    client: &RollupClient,
+    chain_id: u64,
+    store_path: &Path,
+    plan: &ProposePlan,
+) -> Result<Proposer, ProposerError> {
+    let genesis_batch = client.batch(0).await?;
+    let users = dev_users(DEV_L2_USERS);
+    let addresses: Vec<Address> = users.iter().map(|u| u.address()).collect();
+    let genesis = L2Genesis::dev(chain_id, genesis_batch.lastTimestamp, &addresses);
+    let (_, header) = genesis.build().map_err(|e| ProposerError::Genesis(e.to_string()))?;
+    if header.state_root != genesis_batch.lastStateRoot {
+        return Err(ProposerError::Genesis(format!(
+            "the contract's genesis root is {}, the dev genesis for chain {chain_id} is {}",
+            genesis_batch.lastStateRoot, header.state_root
+        )));
+    }
+    let store = StateStore::open(store_path)?;
+    genesis.init_store(&store).map_err(|e| ProposerError::Genesis(e.to_string()))?;
+    let schedule = match network(DEFAULT_FORK) {
+        Network::Supported(schedule) => schedule,
+        Network::Skipped { reason } => return Err(ProposerError::Genesis(reason)),
+    };
+    let rules = ChainRules::new(chain_id, schedule);
+    let max_fee = u128::from(plan.config.base_fee) * 2;
+    let workload = Workload::new(chain_id, users, plan.workload, max_fee);
+    Proposer::new(store, rules, workload, plan.config.clone(), genesis.timestamp)
+}
+
+/// Proposes `plan.batches` batches on the contract's tip, calling `on_batch` after each.
+pub async fn run_plan(
+    proposer: &mut Proposer,
+    client: &RollupClient,
+    bond: alloy_primitives::U256,
+    plan: &ProposePlan,
+    mut on_batch: impl FnMut(&BatchReport),
+) -> Result<Vec<BatchReport>, ProposerError> {
+    let mut reports = Vec::new();
+    for ordinal in 1..=plan.batches {
+        let parent = client.tip().await?;
+        let anchor = latest_anchor(client.provider()).await?;
+        let fault = plan.faults.get(&ordinal).copied();
+        let batch = proposer.build_batch(parent, anchor, plan.blocks_per_batch, fault)?;
+        let (batch_id, receipt) = proposer.propose(client, &batch, bond).await?;
+        let report = BatchReport {
+            batch_id,
+            l1_block: receipt.block_number.unwrap_or_default(),
+            tx_hash: receipt.transaction_hash,
+            first_block: batch.blocks.first().map_or(0, |b| b.number),
+            blocks: batch.blocks.len(),
+            l2_gas: batch.honest.iter().map(|c| c.gas_used).sum(),
+            l1_gas: receipt.gas_used,
+            lie: fault.zip(batch.first_lie()),
+        };
+        on_batch(&report);
+        reports.push(report);
+        if ordinal < plan.batches && !plan.interval.is_zero() {
+            tokio::time::sleep(plan.interval).await;
+        }
+    }
+    Ok(reports)
+}

@@ -1,0 +1,118 @@
+//! The lies a proposer can tell on purpose, so tests and the demo fight a real adversary.
+//!
+//! Input: the honest checkpoints of a batch (from executing its blocks). Output: the claimed
+//! checkpoints, differing from the honest ones exactly where the fault says. Faults that change
+//! the blocks themselves (an invalid transaction, an oversized block) are applied by the
+//! proposer while it builds the block; their lie is applied here.
+
+use crate::protocol::Checkpoint;
+use alloy_primitives::{B256, keccak256};
+use std::str::FromStr;
+
+/// What a dishonest proposer does to one block (`block` is its index in the batch).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Claims a post-state root that execution does not reach.
+    WrongPostRoot { block: usize },
+    /// Claims the right root but a different gas used.
+    WrongGasUsed { block: usize },
+    /// A wrong root at `block`, which is not the last; the batch's final checkpoint is right.
+    WrongIntermediate { block: usize },
+    /// Includes an undecodable and a wrong-nonce transaction, and claims the block as if they
+    /// voided it (no state change, no gas), instead of skipping them as the STF says.
+    InvalidTx { block: usize },
+    /// Gives the block a gas limit above a whole L1 block's EXECUTE budget, so it could never
+    /// be challenged; the contract's `MAX_L2_GAS_LIMIT` refuses the batch.
+    OversizedBlock { block: usize },
+}
+
+impl Fault {
+    pub fn block(&self) -> usize {
+        match *self {
+            Self::WrongPostRoot { block }
+            | Self::WrongGasUsed { block }
+            | Self::WrongIntermediate { block }
+            | Self::InvalidTx { block }
+            | Self::OversizedBlock { block } => block,
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::WrongPostRoot { .. } => "wrong-root",
+            Self::WrongGasUsed { .. } => "wrong-gas",
+            Self::WrongIntermediate { .. } => "wrong-intermediate",
+            Self::InvalidTx { .. } => "invalid-tx",
+            Self::OversizedBlock { .. } => "oversized-block",
+        }
+    }
+
+    /// The same kind of fault at another block.
+    pub fn at(&self, block: usize) -> Self {
+        match self {
+            Self::WrongPostRoot { .. } => Self::WrongPostRoot { block },
+            Self::WrongGasUsed { .. } => Self::WrongGasUsed { block },
+            Self::WrongIntermediate { .. } => Self::WrongIntermediate { block },
+            Self::InvalidTx { .. } => Self::InvalidTx { block },
+            Self::OversizedBlock { .. } => Self::OversizedBlock { block },
+        }
+    }
+
+    /// Every kind, at block 0.
+    pub fn kinds() -> [Fault; 5] {
+        [
+            Self::WrongPostRoot { block: 0 },
+            Self::WrongGasUsed { block: 0 },
+            Self::WrongIntermediate { block: 0 },
+            Self::InvalidTx { block: 0 },
+            Self::OversizedBlock { block: 0 },
+        ]
+    }
+
+    /// The claimed checkpoints: `honest` with this fault's lie. `pre_root` is the state root
+    /// before the batch's first block.
+    pub fn claim(&self, honest: &[Checkpoint], pre_root: B256) -> Vec<Checkpoint> {
+        let mut claimed = honest.to_vec();
+        let k = self.block();
+        let Some(true_cp) = honest.get(k).copied() else { return claimed };
+        let before = if k == 0 { pre_root } else { honest[k - 1].post_state_root };
+        let lie = &mut claimed[k];
+        match self {
+            Self::WrongPostRoot { .. } | Self::WrongIntermediate { .. } => {
+                lie.post_state_root =
+                    keccak256([true_cp.post_state_root.as_slice(), b"lie"].concat());
+            }
+            // Lower, not higher: the contract refuses a gas used above the block's gas limit.
+            Self::WrongGasUsed { .. } => {
+                lie.gas_used = true_cp.gas_used.checked_sub(1).unwrap_or(1);
+            }
+            Self::InvalidTx { .. } => {
+                lie.post_state_root = before;
+                lie.gas_used = 0;
+            }
+            Self::OversizedBlock { .. } => {}
+        }
+        claimed
+    }
+}
+
+/// Why a fault could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block"
+)]
+pub struct ParseFaultError(String);
+
+impl FromStr for Fault {
+    type Err = ParseFaultError;
+
+    /// `wrong-root@2`: the kind, `@`, the block's index in its batch (default 0).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = || ParseFaultError(s.to_string());
+        let (name, block) = match s.split_once('@') {
+            Some((name, index)) => (name, index.parse().map_err(|_| err())?),
+            None => (s, 0),
+        };
+        Self::kinds().into_iter().find(|f| f.name() == name).map(|f| f.at(block)).ok_or_else(err)
+    }
+}

@@ -1,0 +1,224 @@
+//! A proposer that builds L2 blocks from a workload, executes them with `execute_local`, and
+//! proposes them to the rollup contract, honestly or with a chosen lie ([`Fault`]).
+//!
+//! Input: an L2 store initialised at the rollup's genesis, the chain rules, a [`Workload`],
+//! and for each batch the L1 block to anchor to. Output: [`PlannedBatch`]es (block inputs,
+//! honest and claimed checkpoints) and their proposals on L1. The proposer's store always
+//! holds the TRUE L2 state: a lie lives only in the claimed checkpoints. After one of its
+//! batches is invalidated, [`Proposer::rewind_to`] takes the store back to the last good block.
+
+pub mod driver;
+pub mod fault;
+pub mod workload;
+
+pub use fault::Fault;
+pub use workload::{Workload, WorkloadSpec};
+
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::l2::L2Block;
+use crate::execute_local::replay::{ReplayError, execute_on_store};
+use crate::execute_local::store::{StateStore, StoreError};
+use crate::protocol::{BlockInputs, Checkpoint, ProtocolError};
+use crate::rollup::{NativeRollup, RollupClient, RollupError, to_sol};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+
+/// Block-building choices of the proposer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProposerConfig {
+    /// Gas limit of every L2 block (at most the rollup's `MAX_L2_GAS_LIMIT`).
+    pub l2_gas_limit: u64,
+    /// Base fee of every L2 block, in wei.
+    pub base_fee: u64,
+    pub fee_recipient: Address,
+}
+
+impl Default for ProposerConfig {
+    fn default() -> Self {
+        Self {
+            l2_gas_limit: crate::rollup::params::DEFAULT_MAX_L2_GAS_LIMIT,
+            base_fee: 1_000_000_000,
+            fee_recipient: Address::repeat_byte(0xfe),
+        }
+    }
+}
+
+/// The L1 block a batch anchors to (its hash becomes every block's `l1_anchor`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct L1Anchor {
+    pub number: u64,
+    pub hash: B256,
+    pub timestamp: u64,
+}
+
+/// A batch ready to propose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedBatch {
+    /// The batch id it extends.
+    pub parent: u64,
+    pub anchor: L1Anchor,
+    pub blocks: Vec<BlockInputs>,
+    /// Checkpoints from executing the blocks.
+    pub honest: Vec<Checkpoint>,
+    /// Checkpoints as proposed (differ from `honest` where the fault lies).
+    pub claimed: Vec<Checkpoint>,
+    pub fault: Option<Fault>,
+}
+
+impl PlannedBatch {
+    /// The index of the first block whose claimed checkpoint is wrong.
+    pub fn first_lie(&self) -> Option<usize> {
+        self.honest.iter().zip(&self.claimed).position(|(h, c)| h != c)
+    }
+
+    /// The `propose` call carrying this batch.
+    pub fn call(&self) -> Result<NativeRollup::proposeCall, ProtocolError> {
+        let blocks = self
+            .blocks
+            .iter()
+            .map(|b| b.encode().map(Bytes::from))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(NativeRollup::proposeCall {
+            parent: self.parent,
+            anchorBlock: self.anchor.number,
+            blocks,
+            checkpoints: self.claimed.iter().map(to_sol).collect(),
+        })
+    }
+}
+
+/// Why the proposer failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ProposerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("executing L2 block {number}: {source}")]
+    Replay { number: u64, source: ReplayError },
+    #[error(transparent)]
+    Protocol(#[from] ProtocolError),
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    #[error("genesis: {0}")]
+    Genesis(String),
+    #[error("fault at block {block} of a {blocks}-block batch")]
+    FaultOutOfRange { block: usize, blocks: usize },
+}
+
+/// The proposer. See the module documentation.
+#[derive(Debug)]
+pub struct Proposer {
+    store: StateStore,
+    rules: ChainRules,
+    workload: Workload,
+    config: ProposerConfig,
+    last_timestamp: u64,
+}
+
+impl Proposer {
+    /// A proposer over `store` (initialised at the genesis) whose last L2 timestamp is
+    /// `genesis_timestamp` or later.
+    pub fn new(
+        store: StateStore,
+        rules: ChainRules,
+        mut workload: Workload,
+        config: ProposerConfig,
+        genesis_timestamp: u64,
+    ) -> Result<Self, ProposerError> {
+        workload.sync(&store)?;
+        Ok(Self { store, rules, workload, config, last_timestamp: genesis_timestamp })
+    }
+
+    pub fn store(&self) -> &StateStore {
+        &self.store
+    }
+
+    pub fn rules(&self) -> &ChainRules {
+        &self.rules
+    }
+
+    /// Builds and executes `count` blocks on the store's head, with `fault`'s lie if any.
+    pub fn build_batch(
+        &mut self,
+        parent: u64,
+        anchor: L1Anchor,
+        count: usize,
+        fault: Option<Fault>,
+    ) -> Result<PlannedBatch, ProposerError> {
+        if let Some(f) = fault.filter(|f| f.block() >= count) {
+            return Err(ProposerError::FaultOutOfRange { block: f.block(), blocks: count });
+        }
+        let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
+        let timestamp = self.last_timestamp.max(anchor.timestamp);
+        let mut blocks = Vec::with_capacity(count);
+        let mut honest = Vec::with_capacity(count);
+        for i in 0..count {
+            let inputs =
+                self.next_inputs(head.number + 1 + i as u64, timestamp, anchor.hash, fault, i);
+            let block = L2Block::new(inputs)?;
+            let number = block.inputs.number;
+            let pending = execute_on_store(&self.store, &self.rules, &block)
+                .map_err(|source| ProposerError::Replay { number, source })?;
+            honest.push(Checkpoint {
+                input_commitment: block.input_commitment,
+                post_state_root: pending.post_state_root,
+                gas_used: pending.outcome.gas_used,
+            });
+            pending.commit(&self.store)?;
+            blocks.push(block.inputs);
+        }
+        self.last_timestamp = timestamp;
+        let claimed = match fault {
+            Some(f) => f.claim(&honest, head.state_root),
+            None => honest.clone(),
+        };
+        Ok(PlannedBatch { parent, anchor, blocks, honest, claimed, fault })
+    }
+
+    fn next_inputs(
+        &mut self,
+        number: u64,
+        timestamp: u64,
+        l1_anchor: B256,
+        fault: Option<Fault>,
+        index: usize,
+    ) -> BlockInputs {
+        let here = fault.filter(|f| f.block() == index);
+        let mut gas_limit = self.config.l2_gas_limit;
+        if let Some(Fault::OversizedBlock { .. }) = here {
+            // Alone more than an L1 block's whole EXECUTE budget: unprovable by construction.
+            gas_limit = crate::precompile::DEFAULT_EXECUTE_BLOCK_GAS_LIMIT + 1;
+        }
+        let mut transactions = self.workload.block_txs(self.config.l2_gas_limit);
+        if let Some(Fault::InvalidTx { .. }) = here {
+            transactions.insert(0, Bytes::from_static(&[0x02, 0xc0, 0xde]));
+            transactions.push(self.workload.invalid_nonce_tx());
+        }
+        BlockInputs {
+            number,
+            timestamp,
+            fee_recipient: self.config.fee_recipient,
+            prev_randao: keccak256([l1_anchor.as_slice(), &number.to_be_bytes()].concat()),
+            gas_limit,
+            base_fee: self.config.base_fee,
+            l1_anchor,
+            transactions,
+        }
+    }
+
+    /// Proposes `batch` with `bond`; returns the batch id.
+    pub async fn propose(
+        &self,
+        client: &RollupClient,
+        batch: &PlannedBatch,
+        bond: U256,
+    ) -> Result<(u64, alloy_rpc_types_eth::TransactionReceipt), ProposerError> {
+        Ok(client.propose(&batch.call()?, bond).await?)
+    }
+
+    /// Takes the L2 state back to block `number` (the last block of the last good batch).
+    pub fn rewind_to(&mut self, number: u64, timestamp: u64) -> Result<(), ProposerError> {
+        self.store.rollback_to(number)?;
+        self.workload.sync(&self.store)?;
+        self.last_timestamp = timestamp;
+        Ok(())
+    }
+}

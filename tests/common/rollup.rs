@@ -1,0 +1,226 @@
+//! A rollup on the dev L1 for integration tests: the dev L1, the contract deployed with test
+//! parameters, a proposer with its own L2 store, and a replica that follows the proposals and
+//! proves the first lie it sees (what the challenger does, without its daemon).
+
+use alloy_network::EthereumWallet;
+use alloy_primitives::{Address, B256, U256, keccak256};
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_rpc_types_eth::TransactionReceipt;
+use alloy_signer_local::PrivateKeySigner;
+use native_challenger::devnet::{Devnet, DevnetConfig};
+use native_challenger::execute_local::chain::ChainRules;
+use native_challenger::execute_local::execute::record_trace;
+use native_challenger::execute_local::l2::L2Block;
+use native_challenger::execute_local::replay::execute_on_store;
+use native_challenger::execute_local::store::StateStore;
+use native_challenger::proposer::{
+    Fault, L1Anchor, PlannedBatch, Proposer, ProposerConfig, Workload, WorkloadSpec,
+};
+use native_challenger::protocol::Checkpoint;
+use native_challenger::rollup::{
+    ChallengeArgs, L2Genesis, RollupClient, RollupParams, dev_users, to_sol,
+};
+
+pub const L2_CHAIN_ID: u64 = 901;
+pub const L2_GAS_LIMIT: u64 = 2_000_000;
+
+pub struct RollupEnv {
+    pub node: Devnet,
+    pub params: RollupParams,
+    /// Dev accounts 0 (proposer), 1 (challenger), 2 (a copier), 3 (a second proposer).
+    pub proposer_l1: RollupClient,
+    pub challenger: RollupClient,
+    pub copier: RollupClient,
+    pub proposer: Proposer,
+    pub replica: Replica,
+    pub genesis: L2Genesis,
+    _dirs: Vec<tempfile::TempDir>,
+}
+
+pub fn rules() -> ChainRules {
+    super::rules()
+}
+
+pub fn provider(node: &Devnet, index: usize) -> (DynProvider, Address) {
+    let signer = PrivateKeySigner::from_bytes(&node.accounts[index].private_key).expect("dev key");
+    let address = signer.address();
+    let provider = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(node.http_url.parse().expect("url"))
+        .erased();
+    (provider, address)
+}
+
+fn open_store() -> (tempfile::TempDir, StateStore) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = StateStore::open(dir.path()).expect("store");
+    (dir, store)
+}
+
+impl RollupEnv {
+    pub async fn new(window: u64) -> Self {
+        Self::with(window, WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() }).await
+    }
+
+    pub async fn with(window: u64, spec: WorkloadSpec) -> Self {
+        let node = Devnet::spawn(DevnetConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            ..DevnetConfig::default()
+        })
+        .await
+        .expect("dev L1 starts");
+        let users = dev_users(8);
+        let addresses: Vec<Address> = users.iter().map(|u| u.address()).collect();
+        let latest = node_anchor(&node).await;
+        let genesis = L2Genesis::dev(L2_CHAIN_ID, latest.timestamp, &addresses);
+        let (_, header) = genesis.build().expect("genesis");
+        let mut params = RollupParams::dev(L2_CHAIN_ID, header.state_root, genesis.timestamp);
+        params.challenge_window = window;
+        let (p0, a0) = provider(&node, 0);
+        let (proposer_l1, _) = RollupClient::deploy(p0, a0, &params).await.expect("deploy");
+        let address = proposer_l1.address();
+        let client = |i| {
+            let (p, a) = provider(&node, i);
+            RollupClient::at(p, address, a)
+        };
+        let (challenger, copier) = (client(1), client(2));
+        let (d1, store) = open_store();
+        genesis.init_store(&store).expect("genesis");
+        let workload = Workload::new(L2_CHAIN_ID, users, spec, 10_000_000_000);
+        let config = ProposerConfig { l2_gas_limit: L2_GAS_LIMIT, ..ProposerConfig::default() };
+        let proposer =
+            Proposer::new(store, rules(), workload, config, genesis.timestamp).expect("proposer");
+        let replica = Replica::new(&genesis);
+        Self {
+            node,
+            params,
+            proposer_l1,
+            challenger,
+            copier,
+            proposer,
+            replica,
+            genesis,
+            _dirs: vec![d1],
+        }
+    }
+
+    /// Another replica, at genesis.
+    pub fn replica_from_genesis(&self) -> Replica {
+        Replica::new(&self.genesis)
+    }
+
+    pub fn client(&self, index: usize) -> RollupClient {
+        let (p, a) = provider(&self.node, index);
+        RollupClient::at(p, self.proposer_l1.address(), a)
+    }
+
+    pub async fn anchor(&self) -> L1Anchor {
+        node_anchor(&self.node).await
+    }
+
+    /// Builds a batch on the contract's tip and proposes it; the replica follows it.
+    pub async fn propose(
+        &mut self,
+        blocks: usize,
+        fault: Option<Fault>,
+    ) -> (u64, PlannedBatch, Option<ChallengeArgs>) {
+        let parent = self.proposer_l1.tip().await.expect("tip");
+        let anchor = self.anchor().await;
+        let batch = self.proposer.build_batch(parent, anchor, blocks, fault).expect("build");
+        let (id, _) = self
+            .proposer
+            .propose(&self.proposer_l1, &batch, self.params.proposer_bond)
+            .await
+            .expect("propose");
+        let proof = self.replica.follow(&batch, id);
+        (id, batch, proof)
+    }
+
+    pub async fn mine(&self, blocks: u64) {
+        let (p, _) = provider(&self.node, 0);
+        let _: () = p.raw_request("anvil_mine".into(), (U256::from(blocks),)).await.expect("mine");
+    }
+
+    pub async fn balance(&self, account: Address) -> U256 {
+        self.challenger.provider().get_balance(account).await.expect("balance")
+    }
+
+    /// Registers `client` as a challenger with one bond.
+    pub async fn bond(&self, client: &RollupClient) {
+        client.deposit_challenger_bond(self.params.challenger_bond).await.expect("bond");
+    }
+
+    /// Commit, then reveal in the next block.
+    pub async fn commit_and_challenge(
+        &self,
+        client: &RollupClient,
+        args: &ChallengeArgs,
+    ) -> Result<TransactionReceipt, native_challenger::rollup::RollupError> {
+        client.commit(args.commitment(client.from())).await.expect("commit");
+        // The reveal must land in a later block than the commitment, and nodes check it in
+        // the latest block's context: wait for one more block.
+        self.mine(1).await;
+        client.challenge(args).await
+    }
+}
+
+async fn node_anchor(node: &Devnet) -> L1Anchor {
+    let (p, _) = provider(node, 0);
+    native_challenger::proposer::driver::latest_anchor(&p).await.expect("anchor")
+}
+
+/// Gas paid by a receipt's transaction, in wei.
+pub fn fee(receipt: &TransactionReceipt) -> U256 {
+    U256::from(receipt.gas_used) * U256::from(receipt.effective_gas_price)
+}
+
+/// Follows proposals with its own L2 state and proves the first divergent checkpoint.
+pub struct Replica {
+    pub store: StateStore,
+    pub rules: ChainRules,
+    _dir: tempfile::TempDir,
+}
+
+impl Replica {
+    pub fn new(genesis: &L2Genesis) -> Self {
+        let (dir, store) = open_store();
+        genesis.init_store(&store).expect("genesis");
+        Self { store, rules: rules(), _dir: dir }
+    }
+
+    /// Replays `batch`; at the first block whose claimed checkpoint differs from its own,
+    /// records the proof. Always applies every block (its state stays the true one).
+    pub fn follow(&mut self, batch: &PlannedBatch, batch_id: u64) -> Option<ChallengeArgs> {
+        let mut proof = None;
+        for (index, inputs) in batch.blocks.iter().enumerate() {
+            let block = L2Block::new(inputs.clone()).expect("inputs");
+            let pending = execute_on_store(&self.store, &self.rules, &block).expect("replay");
+            let mine = Checkpoint {
+                input_commitment: block.input_commitment,
+                post_state_root: pending.post_state_root,
+                gas_used: pending.outcome.gas_used,
+            };
+            if proof.is_none() && mine != batch.claimed[index] {
+                let (trace, steps) =
+                    record_trace(&self.store, &self.rules, &[block]).expect("trace");
+                assert_eq!(steps[0].post_state_root, mine.post_state_root);
+                proof = Some(ChallengeArgs {
+                    batch_id,
+                    checkpoints: batch.claimed.iter().map(to_sol).collect(),
+                    block_index: index as u64,
+                    post_state_root: mine.post_state_root,
+                    gas_used: mine.gas_used,
+                    trace: trace.encode().expect("encode").into(),
+                    salt: keccak256(index.to_be_bytes()),
+                });
+            }
+            pending.commit(&self.store).expect("commit");
+        }
+        proof
+    }
+
+    /// The head's state root.
+    pub fn root(&self) -> B256 {
+        self.store.head().expect("head").expect("init").state_root
+    }
+}

@@ -40,7 +40,8 @@ enum Command {
     Devnet(DevnetArgs),
     /// Build L2 blocks from a workload and propose them to a rollup contract, optionally lying.
     Propose(commands::propose::ProposeArgs),
-    /// Measure replay, witness recording and stateless verification against raw revm.
+    /// Measure replay, witness recording and stateless verification against raw revm, and
+    /// EXECUTE's throughput and L1 gas on typical L2 blocks.
     Bench {
         /// Small sizes, for a smoke run.
         #[arg(long)]
@@ -269,7 +270,17 @@ fn bench(quick: bool, workloads_dir: &std::path::Path, out: &std::path::Path) ->
     let workloads = bench::all_workloads(sizes, fixtures)?;
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
     let figures = bench::run(&workloads, scratch.path(), |f| println!("{}", bench::row(f)))?;
-    let report = bench::report(&figures, sizes, &machine());
+    let mut report = bench::report(&figures, sizes, &machine());
+    let execute_sizes = if quick {
+        bench::execute::ExecuteSizes::QUICK
+    } else {
+        bench::execute::ExecuteSizes::FULL
+    };
+    let erc20 = fixtures.map(bench::fixtures::erc20_code).transpose()?;
+    let rows = bench::execute::run(&execute_sizes, erc20, |row| {
+        println!("{}", bench::execute::progress_line(row))
+    })?;
+    report.push_str(&bench::execute::section(&rows, &execute_sizes));
     std::fs::write(out, report).with_context(|| format!("writing {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(())

@@ -30,3 +30,59 @@ fn erc20_workload_uses_the_fixture_contract() {
     assert_eq!(figures[0].reverted, 0, "balances must sit in the slot-0 mapping");
     assert!(figures[0].gas > 5 * 21_000);
 }
+
+/// The quick EXECUTE section: every figure present, every verdict valid, and the L1 figures
+/// agree with the documented formulas, computed here independently.
+#[test]
+fn quick_execute_section_is_measured_and_consistent() {
+    use bench::execute::{ExecuteSizes, L1Outcome};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/fixtures/workloads");
+    let erc20 = dir.is_dir().then(|| bench::fixtures::erc20_code(&dir).expect("erc20 fixture"));
+    let kinds = if erc20.is_some() { 4 } else { 3 };
+    let sizes = ExecuteSizes::QUICK;
+    let rows = bench::execute::run(&sizes, erc20, |_| {}).expect("EXECUTE bench runs");
+    assert_eq!(rows.len(), kinds * sizes.gas_limits.len());
+    for row in &rows {
+        let name = format!("{} @ {}", row.kind, row.gas_limit);
+        assert!(row.txs > 0 && row.gas_used > 0 && row.gas_used <= row.gas_limit, "{name}");
+        assert!(row.witness_bytes > 0 && row.trace_bytes > row.witness_bytes, "{name}");
+        assert_eq!(row.charge, 100_000 + row.gas_limit + 4 * row.trace_bytes as u64, "{name}");
+        assert_eq!(row.call_data_bytes, 160 + row.trace_bytes.next_multiple_of(32), "{name}");
+        let cost = row.l1.as_ref().expect("every challenge goes to the dev L1");
+        let (zeros, nonzeros) = (cost.calldata.zeros, cost.calldata.nonzeros);
+        assert_eq!(zeros + nonzeros, row.call_data_bytes as u64, "{name}");
+        let standard = 21_000 + 4 * zeros + 16 * nonzeros + row.charge;
+        let floor = 21_000 + 10 * (zeros + 4 * nonzeros);
+        let expected = standard.max(floor);
+        assert_eq!(cost.expected_gas, expected, "{name}");
+        assert!(cost.tx_bytes > row.call_data_bytes, "{name}: the signed tx holds the call data");
+        match &cost.outcome {
+            L1Outcome::Mined { gas_used, valid } => {
+                assert!(*valid, "{name}: the dev L1's verdict");
+                assert_eq!(*gas_used, expected, "{name}: receipt gas = documented formula");
+                assert!(expected <= 1 << 24, "{name}");
+            }
+            L1Outcome::Refused(reason) => {
+                assert!(expected > 1 << 24, "{name}: refused although it fits: {reason}");
+                assert!(reason.contains("gas limit"), "{name}: {reason}");
+            }
+        }
+    }
+    // Transfers fill the block: 21,000 gas each, less than one transfer left over.
+    let transfers = &rows[0];
+    assert_eq!(transfers.gas_used, 21_000 * transfers.txs as u64);
+    assert!(transfers.gas_limit - transfers.gas_used < 21_000);
+    let fits = |r: &bench::execute::ExecuteRow| {
+        r.l1.as_ref().is_some_and(|c| c.fits_gas_cap() && c.fits_mempool())
+    };
+    assert!(rows.iter().any(fits), "some block must fit one transaction");
+    assert!(rows.iter().any(|r| !fits(r)), "the quick sizes must show one that does not");
+
+    let section = bench::execute::section(&rows, &sizes);
+    assert!(section.starts_with("## EXECUTE"));
+    for heading in ["### Verification throughput", "### L1 gas of a one-block", "### Summary"] {
+        assert!(section.contains(heading), "{heading}");
+    }
+    let table_rows = section.lines().filter(|l| l.starts_with(&format!("| {} |", rows[0].kind)));
+    assert_eq!(table_rows.count(), 2 * sizes.gas_limits.len(), "one row per block in each table");
+}

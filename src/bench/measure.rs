@@ -143,7 +143,7 @@ fn genesis_header(number: u64, root: B256) -> alloy_primitives::Bytes {
 }
 
 /// Raw revm: in-memory database, no state root, no persistence.
-fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Duration> {
+pub(crate) fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Duration> {
     let mut db = CacheDB::new(EmptyDB::default());
     for (address, account) in &workload.pre {
         let code = Bytecode::new_raw(account.code.clone());

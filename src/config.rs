@@ -18,6 +18,14 @@ pub enum ConfigError {
     ZeroChainId,
     #[error("[log] level {level:?} is not one of error, warn, info, debug, trace")]
     BadLogLevel { level: String },
+    #[error("section [{0}] is required for this command")]
+    MissingSection(&'static str),
+    #[error("[l1] rpc needs at least one endpoint")]
+    NoEndpoint,
+    #[error("[challenger] {0}")]
+    Challenger(String),
+    #[error("[metrics] listen {value:?} is not a socket address")]
+    BadListen { value: String },
 }
 
 /// The whole configuration.
@@ -26,8 +34,171 @@ pub enum ConfigError {
 pub struct Config {
     pub chain: ChainConfig,
     pub store: StoreConfig,
+    /// The L1 to follow (required by `run` and `bond`).
+    #[serde(default)]
+    pub l1: Option<L1Config>,
+    #[serde(default)]
+    pub genesis: GenesisConfig,
+    #[serde(default)]
+    pub challenger: ChallengerConfig,
+    #[serde(default)]
+    pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
+}
+
+/// Where L1 is and how to follow it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct L1Config {
+    /// JSON-RPC endpoints (http(s):// or ws(s)://), tried in order with failover.
+    pub rpc: Vec<String>,
+    /// The rollup contract.
+    pub rollup: alloy_primitives::Address,
+    /// Act on L1 blocks this deep (ignored with `finalized`).
+    #[serde(default = "one")]
+    pub confirmations: u64,
+    /// Act only on finalized L1 blocks.
+    #[serde(default)]
+    pub finalized: bool,
+    /// First L1 block to read (the contract's deployment block).
+    #[serde(default)]
+    pub start_block: u64,
+    #[serde(default = "default_poll_ms")]
+    pub poll_interval_ms: u64,
+    /// Largest `eth_getLogs` range (smaller when a provider refuses).
+    #[serde(default = "default_log_range")]
+    pub max_log_range: u64,
+    #[serde(default = "default_attempts")]
+    pub retry_attempts: u32,
+}
+
+/// The L2 genesis: today the dev genesis (`native-challenger propose` and the demo use it),
+/// with its timestamp and root read from the contract's batch 0 and checked.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GenesisConfig {
+    /// Number of dev L2 users funded at genesis.
+    #[serde(default = "default_dev_users")]
+    pub dev_users: usize,
+}
+
+impl Default for GenesisConfig {
+    fn default() -> Self {
+        Self { dev_users: default_dev_users() }
+    }
+}
+
+/// What the challenger does when it finds a lie, and with which key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChallengerConfig {
+    /// `challenge`: prove lies on L1 (needs a key). `watch-only`: alert only, no key.
+    #[serde(default)]
+    pub mode: Mode,
+    /// Environment variable holding the hex private key.
+    #[serde(default)]
+    pub key_env: Option<String>,
+    /// Keystore file (Web3 Secret Storage) and the file holding its password.
+    #[serde(default)]
+    pub keystore: Option<PathBuf>,
+    #[serde(default)]
+    pub password_file: Option<PathBuf>,
+    /// Challenge even when gas costs more than the reward (a watchtower protecting users).
+    #[serde(default)]
+    pub challenge_always: bool,
+    #[serde(default = "yes")]
+    pub auto_deposit: bool,
+    #[serde(default = "yes")]
+    pub auto_claim: bool,
+    /// Confirmations of the challenger's own transactions.
+    #[serde(default = "one")]
+    pub confirmations: u64,
+    #[serde(default = "default_resubmit")]
+    pub resubmit_after_secs: u64,
+    #[serde(default = "default_bump")]
+    pub fee_bump_percent: u64,
+    #[serde(default = "default_max_fee")]
+    pub max_fee_gwei: u64,
+    /// Largest challenge transaction, in bytes (128 KiB: the public mempool's limit).
+    #[serde(default = "default_tx_size")]
+    pub max_tx_size: usize,
+    /// Alarm when the account's balance falls below this many wei.
+    #[serde(default = "default_min_balance")]
+    pub min_balance_wei: u128,
+}
+
+impl Default for ChallengerConfig {
+    /// The same values as the fields' serde defaults (an empty `[challenger]` table).
+    fn default() -> Self {
+        Self {
+            mode: Mode::Challenge,
+            key_env: None,
+            keystore: None,
+            password_file: None,
+            challenge_always: false,
+            auto_deposit: true,
+            auto_claim: true,
+            confirmations: 1,
+            resubmit_after_secs: default_resubmit(),
+            fee_bump_percent: default_bump(),
+            max_fee_gwei: default_max_fee(),
+            max_tx_size: default_tx_size(),
+            min_balance_wei: default_min_balance(),
+        }
+    }
+}
+
+/// The challenger's mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    #[default]
+    Challenge,
+    WatchOnly,
+}
+
+/// Prometheus metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsConfig {
+    /// Serve `/metrics` here (e.g. "127.0.0.1:9184"); absent: no metrics endpoint.
+    #[serde(default)]
+    pub listen: Option<String>,
+}
+
+fn one() -> u64 {
+    1
+}
+fn yes() -> bool {
+    true
+}
+fn default_poll_ms() -> u64 {
+    1_000
+}
+fn default_log_range() -> u64 {
+    2_000
+}
+fn default_attempts() -> u32 {
+    8
+}
+fn default_dev_users() -> usize {
+    16
+}
+fn default_resubmit() -> u64 {
+    24
+}
+fn default_bump() -> u64 {
+    15
+}
+fn default_max_fee() -> u64 {
+    500
+}
+fn default_tx_size() -> usize {
+    128 * 1024
+}
+fn default_min_balance() -> u128 {
+    100_000_000_000_000_000
 }
 
 /// The L2 chain's execution rules.
@@ -113,7 +284,32 @@ impl Config {
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(ConfigError::BadLogLevel { level: self.log.level.clone() });
         }
+        if self.l1.as_ref().is_some_and(|l1| l1.rpc.is_empty()) {
+            return Err(ConfigError::NoEndpoint);
+        }
+        let c = &self.challenger;
+        if c.keystore.is_some() != c.password_file.is_some() {
+            return Err(ConfigError::Challenger("keystore and password_file go together".into()));
+        }
+        if c.key_env.is_some() && c.keystore.is_some() {
+            return Err(ConfigError::Challenger("give key_env or keystore, not both".into()));
+        }
+        if c.fee_bump_percent < 10 {
+            return Err(ConfigError::Challenger(
+                "fee_bump_percent must be at least 10 (nodes refuse smaller replacements)".into(),
+            ));
+        }
+        if let Some(listen) = &self.metrics.listen {
+            listen
+                .parse::<std::net::SocketAddr>()
+                .map_err(|_| ConfigError::BadListen { value: listen.clone() })?;
+        }
         Ok(())
+    }
+
+    /// The `[l1]` section, required by commands that talk to L1.
+    pub fn l1(&self) -> Result<&L1Config, ConfigError> {
+        self.l1.as_ref().ok_or(ConfigError::MissingSection("l1"))
     }
 }
 
@@ -131,6 +327,34 @@ mod tests {
         let config = Config::load(&path).expect("config.toml must parse");
         assert_eq!(config.chain.fork, DEFAULT_FORK);
         assert_ne!(config.chain.chain_id, 0);
+    }
+
+    #[test]
+    fn daemon_sections_parse_with_defaults_and_reject_contradictions() {
+        let base = "[chain]\nchain_id = 5\n[store]\npath = \"x\"\n";
+        let l1 = "[l1]\nrpc = [\"http://127.0.0.1:8545\"]\nrollup = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n";
+        let config = parse(&format!("{base}{l1}")).expect("parses");
+        assert_eq!(config.challenger.mode, Mode::Challenge);
+        assert_eq!(config.challenger.max_tx_size, 128 * 1024);
+        assert_eq!(config.l1().expect("l1").confirmations, 1);
+        assert!(matches!(parse(base).expect("no l1").l1(), Err(ConfigError::MissingSection("l1"))));
+        let watch =
+            parse(&format!("{base}{l1}[challenger]\nmode = \"watch-only\"\n")).expect("parses");
+        assert_eq!(watch.challenger.mode, Mode::WatchOnly);
+        let half = format!("{base}[challenger]\nkeystore = \"k.json\"\n");
+        assert!(matches!(parse(&half), Err(ConfigError::Challenger(_))));
+        let bump = format!("{base}[challenger]\nfee_bump_percent = 5\n");
+        assert!(matches!(parse(&bump), Err(ConfigError::Challenger(_))));
+        let empty = format!(
+            "{base}[l1]\nrpc = []\nrollup = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n"
+        );
+        assert!(matches!(parse(&empty), Err(ConfigError::NoEndpoint)));
+        let listen = format!("{base}[metrics]\nlisten = \"everywhere\"\n");
+        assert!(matches!(parse(&listen), Err(ConfigError::BadListen { .. })));
+        assert!(
+            parse(&format!("{base}[challenger]\nkey = \"0xabc\"\n")).is_err(),
+            "secrets are not config keys"
+        );
     }
 
     #[test]

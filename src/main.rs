@@ -38,6 +38,12 @@ enum Command {
     },
     /// Run the embedded dev L1 (JSON-RPC over HTTP and WebSocket, with EXECUTE) until ctrl-c.
     Devnet(DevnetArgs),
+    /// The embedded default: dev L1, contracts, a lying proposer and the challenger catching it.
+    Demo(commands::demo::DemoArgs),
+    /// Run the challenger daemon (watcher, and submitter unless --watch-only).
+    Run(commands::run::RunArgs),
+    /// The challenger's bond and rewards: deposit, withdraw, status, claim.
+    Bond(commands::bond::BondArgs),
     /// Build L2 blocks from a workload and propose them to a rollup contract, optionally lying.
     Propose(commands::propose::ProposeArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
@@ -101,11 +107,15 @@ struct DevnetArgs {
 }
 
 fn main() -> std::process::ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
-        .with_writer(std::io::stderr)
-        .init();
-    match run(Cli::parse()) {
+    let cli = Cli::parse();
+    // `run` sets logging up from its configuration (text or JSON).
+    if !matches!(cli.command, Command::Run(_)) {
+        tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .init();
+    }
+    match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {err:#}");
@@ -122,6 +132,9 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bench { quick, workloads, out } => bench(quick, &workloads, &out),
         Command::Devnet(args) => devnet(args),
         Command::Propose(args) => commands::propose::run(args),
+        Command::Demo(args) => commands::demo::run(args),
+        Command::Run(args) => commands::run::run(args),
+        Command::Bond(args) => commands::bond::run(args),
     }
 }
 

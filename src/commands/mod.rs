@@ -1,4 +1,7 @@
 //! Subcommands of the binary that are more than a few lines of glue.
 
+pub mod bond;
+pub mod demo;
 pub mod keys;
 pub mod propose;
+pub mod run;

@@ -42,7 +42,7 @@ pub struct ProposeArgs {
     #[arg(long, default_value_t = 24)]
     txs: usize,
     /// L2 block gas limit.
-    #[arg(long, default_value_t = 4_000_000)]
+    #[arg(long, default_value_t = native_challenger::rollup::params::DEFAULT_MAX_L2_GAS_LIMIT)]
     l2_gas_limit: u64,
     /// A lie: `BATCH:KIND@BLOCK`, e.g. `3:wrong-root@1` (batch ordinal from 1, block index
     /// from 0). Kinds: wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block.

@@ -17,7 +17,7 @@ use alloy_sol_types::{SolCall, SolConstructor};
 
 const TRANSFER_GAS: u64 = 21_000;
 const TOKEN_TRANSFER_GAS: u64 = 80_000;
-const DEPLOY_GAS: u64 = 1_200_000;
+const DEPLOY_GAS: u64 = 600_000;
 const SLOTS_PER_CALL: u64 = 6;
 const STORAGE_GAS: u64 = 60_000 + SLOTS_PER_CALL * 25_000;
 

@@ -32,10 +32,11 @@ pub struct RollupParams {
     pub reward_bps: u64,
 }
 
-/// Default `max_l2_gas_limit`: a 4M-gas block leaves room in a 2^24-gas challenge for the
-/// EXECUTE charge (100k + 4M + 4/byte) and ~100 KB of witness at the calldata floor, above the
-/// densest generated workload measured (docs/benchmarks.md).
-pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 4_000_000;
+/// Default `max_l2_gas_limit`: the largest block whose challenge fits the 128 KiB public-mempool
+/// transaction size for every typical workload measured in docs/benchmarks.md ("EXECUTE"):
+/// a full 1M-gas block of transfers to fresh accounts on a 100k-account state has an 86 KB
+/// trace; at 2M it is 136 KB. The 2^24 gas cap binds later (about 12M).
+pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 1_000_000;
 
 impl RollupParams {
     /// Dev defaults for an L2 with this chain id and genesis.

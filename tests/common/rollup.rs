@@ -76,6 +76,7 @@ impl RollupEnv {
         let (_, header) = genesis.build().expect("genesis");
         let mut params = RollupParams::dev(L2_CHAIN_ID, header.state_root, genesis.timestamp);
         params.challenge_window = window;
+        params.max_l2_gas_limit = L2_GAS_LIMIT;
         let (p0, a0) = provider(&node, 0);
         let (proposer_l1, _) = RollupClient::deploy(p0, a0, &params).await.expect("deploy");
         let address = proposer_l1.address();

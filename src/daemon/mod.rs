@@ -1,0 +1,312 @@
+//! The daemon: the watcher and, unless watch-only, the submitter, in one loop until shutdown.
+//!
+//! Input: the configuration and, in challenge mode, a signing key. Output: side effects on L1
+//! (challenges), metrics and logs, and [`Event`]s for embedders (the demo, tests). Each poll:
+//! one watcher step (replay, findings); every lie goes to the submitter (plan, self-check,
+//! commit, reveal) or, watch-only, raises an alarm; unfinished intents advance; balances are
+//! checked against their alarms. A failed step is logged and retried at the next poll; the
+//! daemon never panics on what L1 sends it.
+
+pub mod metrics_setup;
+
+use crate::bisect::Budgets;
+use crate::config::{Config, Mode};
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::forks::{Network, network};
+use crate::execute_local::store::StateStore;
+use crate::rollup::{L2Genesis, NativeRollup, dev_users};
+use crate::submitter::{Intent, Stage, SubmitPolicy, Submitter, TxManager, TxPolicy};
+use crate::watcher::{BatchState, Finding, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
+use alloy_primitives::Address;
+use alloy_provider::{DynProvider, Provider, ProviderBuilder};
+use alloy_signer_local::PrivateKeySigner;
+use alloy_sol_types::SolCall;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+const TARGET: &str = "native_challenger::daemon";
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Source(#[from] crate::watcher::SourceError),
+    #[error(transparent)]
+    Db(#[from] crate::watcher::db::DbError),
+    #[error(transparent)]
+    Store(#[from] crate::execute_local::store::StoreError),
+    #[error("genesis: {0}")]
+    Genesis(String),
+    #[error("L1: {0}")]
+    L1(String),
+    #[error(
+        "challenge mode needs a key: set [challenger] key_env or keystore, or run --watch-only"
+    )]
+    NoKey,
+}
+
+/// What the daemon did, for embedders.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Finding(Finding),
+    Intent(Intent),
+}
+
+/// The running parts.
+pub struct Daemon {
+    watcher: Watcher<RpcSource>,
+    submitter: Option<Submitter>,
+    rules: ChainRules,
+    poll: Duration,
+    min_balance: u128,
+    events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+/// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
+/// checked against the dev genesis of this chain id).
+pub async fn open_l2_store(
+    provider: &DynProvider,
+    rollup: Address,
+    chain_id: u64,
+    users: usize,
+    path: &Path,
+) -> Result<StateStore, DaemonError> {
+    let call = NativeRollup::batchCall { batchId: 0 };
+    let request = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(rollup)
+        .input(call.abi_encode().into());
+    let out = provider
+        .call(request)
+        .await
+        .map_err(|e| DaemonError::L1(format!("reading the rollup's genesis: {e}")))?;
+    let genesis_batch = NativeRollup::batchCall::abi_decode_returns(&out)
+        .map_err(|e| DaemonError::L1(format!("{rollup} is not a rollup contract: {e}")))?;
+    let addresses: Vec<Address> = dev_users(users).iter().map(|u| u.address()).collect();
+    let genesis = L2Genesis::dev(chain_id, genesis_batch.lastTimestamp, &addresses);
+    let (_, header) = genesis.build().map_err(|e| DaemonError::Genesis(e.to_string()))?;
+    if header.state_root != genesis_batch.lastStateRoot {
+        return Err(DaemonError::Genesis(format!(
+            "the contract's genesis root {} is not the dev genesis of chain {chain_id} with {users} users ({})",
+            genesis_batch.lastStateRoot, header.state_root
+        )));
+    }
+    let store = StateStore::open(path)?;
+    genesis.init_store(&store).map_err(|e| DaemonError::Genesis(e.to_string()))?;
+    Ok(store)
+}
+
+/// The chain rules of `[chain]`.
+pub fn rules(config: &Config) -> Result<ChainRules, DaemonError> {
+    match network(&config.chain.fork) {
+        Network::Supported(schedule) => Ok(ChainRules::new(config.chain.chain_id, schedule)),
+        Network::Skipped { reason } => Err(DaemonError::Genesis(reason)),
+    }
+}
+
+impl Daemon {
+    /// Connects and opens everything. `key` is required unless `watch_only`.
+    pub async fn build(
+        config: &Config,
+        key: Option<PrivateKeySigner>,
+        watch_only: bool,
+    ) -> Result<Self, DaemonError> {
+        let l1 = config.l1()?;
+        let policy = RetryPolicy {
+            attempts: l1.retry_attempts,
+            max_log_range: l1.max_log_range,
+            ..RetryPolicy::default()
+        };
+        let source = RpcSource::connect(&l1.rpc, policy).await?;
+        let first = &l1.rpc[0];
+        let reader = ProviderBuilder::new()
+            .connect(first)
+            .await
+            .map_err(|e| DaemonError::L1(e.to_string()))?
+            .erased();
+        let rules = rules(config)?;
+        let store = open_l2_store(
+            &reader,
+            l1.rollup,
+            config.chain.chain_id,
+            config.genesis.dev_users,
+            &config.store.path,
+        )
+        .await?;
+        let db = Arc::new(WatchDb::open(&config.store.path.with_extension("challenger"))?);
+        let watch = WatchConfig {
+            rollup: l1.rollup,
+            confirmations: l1.confirmations,
+            finalized: l1.finalized,
+            start_block: l1.start_block,
+            max_range: l1.max_log_range,
+        };
+        let watcher = Watcher::new(source, watch, db.clone(), Arc::new(store), rules.clone());
+        let watch_only = watch_only || config.challenger.mode == Mode::WatchOnly;
+        let submitter = match (watch_only, key) {
+            (true, _) => None,
+            (false, None) => return Err(DaemonError::NoKey),
+            (false, Some(signer)) => Some(submitter(config, signer, db).await?),
+        };
+        Ok(Self {
+            watcher,
+            submitter,
+            rules,
+            poll: Duration::from_millis(l1.poll_interval_ms),
+            min_balance: config.challenger.min_balance_wei,
+            events: None,
+        })
+    }
+
+    /// Sends every finding and intent change to `events` as well.
+    pub fn with_events(mut self, events: mpsc::UnboundedSender<Event>) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    pub fn challenger(&self) -> Option<Address> {
+        self.submitter.as_ref().map(Submitter::address)
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// Runs until `shutdown` turns true; finishes the current step first.
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(target: TARGET, challenger = ?self.challenger(), "daemon started");
+        self.resume().await;
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            self.poll_once().await;
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+        tracing::info!(target: TARGET, "daemon stopped");
+    }
+
+    /// Advances the intents a previous run left unfinished.
+    async fn resume(&mut self) {
+        let Some(submitter) = &self.submitter else { return };
+        match submitter.open_intents() {
+            Ok(open) => {
+                for intent in open {
+                    tracing::info!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "resuming challenge");
+                    let intent = submitter.advance(intent).await;
+                    self.emit(Event::Intent(intent));
+                }
+            }
+            Err(err) => tracing::error!(target: TARGET, %err, "reading unfinished challenges"),
+        }
+    }
+
+    /// One watcher step and everything it leads to.
+    pub async fn poll_once(&mut self) {
+        let findings = match self.watcher.step().await {
+            Ok((findings, _, _)) => findings,
+            Err(err) => {
+                tracing::warn!(target: TARGET, %err, "watcher step failed; retrying at the next poll");
+                return;
+            }
+        };
+        for finding in findings {
+            if let Finding::Lie(lie) = &finding {
+                self.on_lie(lie).await;
+            }
+            self.emit(Event::Finding(finding));
+        }
+        self.advance_open().await;
+        self.check_balance().await;
+    }
+
+    async fn on_lie(&self, lie: &crate::watcher::Lie) {
+        let Some(submitter) = &self.submitter else {
+            tracing::error!(target: TARGET, batch = lie.batch_id, index = lie.index, "ALARM (watch-only): wrong checkpoint; nobody here will challenge it");
+            metrics::counter!("native_challenger_daemon_unchallenged_lies_total").increment(1);
+            return;
+        };
+        let descendants = self
+            .watcher
+            .db()
+            .batches()
+            .map(|all| {
+                all.iter().filter(|b| b.id > lie.batch_id && b.state == BatchState::Pending).count()
+                    as u64
+            })
+            .unwrap_or(0);
+        let intent = submitter.take(&self.rules, lie, descendants).await;
+        self.emit(Event::Intent(intent));
+    }
+
+    async fn advance_open(&self) {
+        let Some(submitter) = &self.submitter else { return };
+        let open = match submitter.open_intents() {
+            Ok(open) => open,
+            Err(err) => {
+                tracing::error!(target: TARGET, %err, "reading challenges");
+                return;
+            }
+        };
+        for intent in open {
+            let before = intent.stage.clone();
+            let after = submitter.advance(intent).await;
+            if after.stage != before {
+                if let Stage::Committing { .. } | Stage::Revealing { .. } = after.stage {
+                    metrics::counter!("native_challenger_submitter_challenges_submitted_total")
+                        .increment(1);
+                }
+                self.emit(Event::Intent(after));
+            }
+        }
+    }
+
+    async fn check_balance(&self) {
+        let Some(submitter) = &self.submitter else { return };
+        let me = submitter.address();
+        if let Ok(balance) = submitter.tx_manager().provider().get_balance(me).await {
+            metrics::gauge!("native_challenger_submitter_balance_wei").set(f64::from(balance));
+            if balance < alloy_primitives::U256::from(self.min_balance) {
+                tracing::error!(target: TARGET, %balance, min = self.min_balance, "ALARM: the challenger's gas balance is low");
+            }
+        }
+    }
+}
+
+async fn submitter(
+    config: &Config,
+    signer: PrivateKeySigner,
+    db: Arc<WatchDb>,
+) -> Result<Submitter, DaemonError> {
+    let l1 = config.l1()?;
+    let provider = ProviderBuilder::new()
+        .connect(&l1.rpc[0])
+        .await
+        .map_err(|e| DaemonError::L1(e.to_string()))?
+        .erased();
+    let chain_id = provider.get_chain_id().await.map_err(|e| DaemonError::L1(e.to_string()))?;
+    let c = &config.challenger;
+    let tx_policy = TxPolicy {
+        confirmations: c.confirmations,
+        resubmit_after: Duration::from_secs(c.resubmit_after_secs),
+        fee_bump_percent: c.fee_bump_percent,
+        max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+        ..TxPolicy::default()
+    };
+    let policy = SubmitPolicy {
+        budgets: Budgets { max_tx_size: c.max_tx_size, ..Budgets::default() },
+        challenge_always: c.challenge_always,
+        auto_deposit: c.auto_deposit,
+        auto_claim: c.auto_claim,
+    };
+    let tx = TxManager::new(provider, signer, chain_id, tx_policy);
+    Ok(Submitter::new(tx, l1.rollup, db, policy))
+}

@@ -1,0 +1,277 @@
+//! The submitter: turns a lie the watcher found into a conviction on L1, without ever
+//! risking gas or bond on a proof it has not checked itself.
+//!
+//! Input: a [`Lie`] (the first wrong checkpoint and its trace). Output: an [`Intent`] that
+//! moves through [`Stage`]s, persisted in the challenger's database before every send:
+//! self-check (the stateless verifier EXECUTE runs must confirm the local root and it must
+//! differ from the claim) -> budget plan (bisect) -> expected-value check -> bond -> commit
+//! -> reveal -> landed, or stood down (someone else convicted the batch first) or refused
+//! (with the reason, as an alarm). A restart resumes every unfinished intent from its stage.
+
+pub mod keys;
+pub mod txmgr;
+
+pub use keys::{KeyError, KeySource};
+pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
+
+use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::execute::execute;
+use crate::protocol::{Checkpoint, ExecuteCall, Trace, execute_gas_cost};
+use crate::rollup::{ChallengeArgs, NativeRollup, NativeRollupErrors, to_sol};
+use crate::watcher::{Lie, WatchDb};
+use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
+use alloy_provider::Provider;
+use alloy_sol_types::SolCall;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+
+/// Where an intent stands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "stage", rename_all = "snake_case")]
+pub enum Stage {
+    Planned,
+    Committing {
+        tx: SentTx,
+    },
+    Committed {
+        block: u64,
+    },
+    Revealing {
+        tx: SentTx,
+    },
+    Landed {
+        tx: B256,
+        block: u64,
+        gas_used: u64,
+    },
+    /// Another challenger convicted the batch first; our commitment was released.
+    StoodDown {
+        reason: String,
+    },
+    /// Not sent, and why (an alarm).
+    Refused {
+        reason: String,
+    },
+}
+
+impl Stage {
+    pub fn is_final(&self) -> bool {
+        matches!(self, Self::Landed { .. } | Self::StoodDown { .. } | Self::Refused { .. })
+    }
+}
+
+/// One challenge, from plan to landing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Intent {
+    pub batch_id: u64,
+    pub block_index: u64,
+    pub claimed: Vec<Checkpoint>,
+    pub post_state_root: B256,
+    pub gas_used: u64,
+    pub trace: Bytes,
+    pub salt: B256,
+    /// L1 timestamp of the wrong proposal (for the proposal-to-landing time).
+    pub proposed_at: u64,
+    pub stage: Stage,
+}
+
+impl Intent {
+    pub fn key(&self) -> String {
+        format!("batch-{:020}-block-{:06}", self.batch_id, self.block_index)
+    }
+
+    pub fn args(&self) -> ChallengeArgs {
+        ChallengeArgs {
+            batch_id: self.batch_id,
+            checkpoints: self.claimed.iter().map(to_sol).collect(),
+            block_index: self.block_index,
+            post_state_root: self.post_state_root,
+            gas_used: self.gas_used,
+            trace: self.trace.clone(),
+            salt: self.salt,
+        }
+    }
+}
+
+/// What the submitter may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubmitPolicy {
+    pub budgets: Budgets,
+    /// Challenge even when the gas costs more than the reward (a watchtower protecting users).
+    pub challenge_always: bool,
+    /// Deposit the challenger bond when it is short.
+    pub auto_deposit: bool,
+    /// Withdraw rewards as soon as a challenge lands.
+    pub auto_claim: bool,
+}
+
+impl Default for SubmitPolicy {
+    fn default() -> Self {
+        Self {
+            budgets: Budgets::default(),
+            challenge_always: false,
+            auto_deposit: true,
+            auto_claim: true,
+        }
+    }
+}
+
+/// Why a challenge cannot be made (the self-check and the plan refuse with these).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    #[error("self-check failed: {0}")]
+    SelfCheck(String),
+    #[error("no chunk fits: {0}")]
+    NoFit(#[from] crate::bisect::NoFit),
+    #[error("expected value: the challenge costs ~{cost} wei, the reward is {reward} wei")]
+    NotWorthIt { cost: U256, reward: U256 },
+}
+
+/// Checks a lie's proof with the same verifier EXECUTE runs: it must confirm the local
+/// transition from the trace's parent state, and that transition must differ from the claim.
+pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
+    let trace = Trace::decode(&lie.trace).map_err(|e| Refusal::SelfCheck(format!("trace: {e}")))?;
+    let pre = trace
+        .witness
+        .headers
+        .last()
+        .map(|h| h.state_root)
+        .ok_or_else(|| Refusal::SelfCheck("trace has no parent header".into()))?;
+    let call = ExecuteCall {
+        pre_state_root: pre,
+        post_state_root: lie.local.post_state_root,
+        trace: lie.trace.clone(),
+        gas_used: lie.local.gas_used,
+    };
+    match execute(rules, &call) {
+        Ok(true) => {}
+        Ok(false) => {
+            return Err(Refusal::SelfCheck(
+                "the verifier does not confirm the local transition".into(),
+            ));
+        }
+        Err(e) => return Err(Refusal::SelfCheck(format!("the verifier rejects the trace: {e}"))),
+    }
+    let claimed = lie
+        .claimed
+        .get(lie.index)
+        .ok_or_else(|| Refusal::SelfCheck("index out of range".into()))?;
+    if (claimed.post_state_root, claimed.gas_used)
+        == (lie.local.post_state_root, lie.local.gas_used)
+    {
+        return Err(Refusal::SelfCheck("the proven transition equals the claim".into()));
+    }
+    Ok(())
+}
+
+/// The plan for a lie's challenge: it fits every budget, or the alarm's numbers.
+pub fn plan(
+    lie: &Lie,
+    challenger: Address,
+    salt: B256,
+    descendants: u64,
+    budgets: &Budgets,
+) -> Result<(Intent, ChunkPlan), Refusal> {
+    let intent = Intent {
+        batch_id: lie.batch_id,
+        block_index: lie.index as u64,
+        claimed: lie.claimed.clone(),
+        post_state_root: lie.local.post_state_root,
+        gas_used: lie.local.gas_used,
+        trace: lie.trace.clone(),
+        salt,
+        proposed_at: lie.l1_timestamp,
+        stage: Stage::Planned,
+    };
+    let _ = challenger;
+    let calldata = NativeRollup::challengeCall {
+        batchId: intent.batch_id,
+        checkpoints: intent.claimed.iter().map(to_sol).collect(),
+        blockIndex: U256::from(intent.block_index),
+        postStateRoot: intent.post_state_root,
+        gasUsed: U256::from(intent.gas_used),
+        trace: intent.trace.clone(),
+        salt,
+    }
+    .abi_encode();
+    let charge = execute_gas_cost(&lie.trace)
+        .map_err(|e| Refusal::SelfCheck(format!("trace framing: {e}")))?;
+    let shape = ChallengeShape::of(&calldata, lie.trace.len(), charge, descendants);
+    let plan = plan_chunk(lie.index, &shape, budgets)?;
+    Ok((intent, plan))
+}
+
+/// A fresh salt for a commitment (unpredictable, so a commitment reveals nothing).
+pub fn new_salt() -> B256 {
+    let mut bytes = [0u8; 32];
+    rand::Rng::fill(&mut rand::rng(), &mut bytes);
+    keccak256(bytes)
+}
+
+/// Runs intents against the rollup contract.
+#[derive(Debug, Clone)]
+pub struct Submitter {
+    tx: TxManager,
+    rollup: Address,
+    db: Arc<WatchDb>,
+    policy: SubmitPolicy,
+}
+
+mod flow;
+
+impl Submitter {
+    pub fn new(tx: TxManager, rollup: Address, db: Arc<WatchDb>, policy: SubmitPolicy) -> Self {
+        Self { tx, rollup, db, policy }
+    }
+
+    pub fn address(&self) -> Address {
+        self.tx.address()
+    }
+
+    pub fn tx_manager(&self) -> &TxManager {
+        &self.tx
+    }
+
+    async fn read<C: SolCall>(&self, call: C) -> Result<C::Return, TxError> {
+        let request = alloy_rpc_types_eth::TransactionRequest::default()
+            .to(self.rollup)
+            .input(call.abi_encode().into());
+        let out =
+            self.tx.provider().call(request).await.map_err(crate::rollup::RollupError::from)?;
+        C::abi_decode_returns(&out)
+            .map_err(|e| TxError::Rollup(crate::rollup::RollupError::Unexpected(e.to_string())))
+    }
+
+    /// The reward a conviction pays: the proposer bond's challenger share.
+    pub async fn reward(&self) -> Result<U256, TxError> {
+        let bond = self.read(NativeRollup::PROPOSER_BONDCall {}).await?;
+        let bps = self.read(NativeRollup::REWARD_BPSCall {}).await?;
+        Ok(bond * bps / U256::from(10_000))
+    }
+
+    fn persist(&self, intent: &Intent) {
+        if let Err(err) = self.db.put_intent(&intent.key(), intent) {
+            tracing::error!(target: "native_challenger::submitter", %err, "could not persist a challenge intent");
+        }
+    }
+
+    /// Unfinished intents, oldest batch first.
+    pub fn open_intents(&self) -> Result<Vec<Intent>, crate::watcher::db::DbError> {
+        Ok(self.db.intents::<Intent>()?.into_iter().filter(|i| !i.stage.is_final()).collect())
+    }
+
+    /// Whether a contract error means the batch can no longer be convicted by anyone.
+    fn batch_gone(err: &NativeRollupErrors) -> Option<String> {
+        match err {
+            NativeRollupErrors::BatchNotPending(e) => {
+                Some(format!("batch {} is no longer pending ({:?})", e.batchId, e.status))
+            }
+            NativeRollupErrors::ChallengeWindowClosed(e) => Some(format!(
+                "the window of batch {} closed after L1 block {}",
+                e.batchId, e.closedAfter
+            )),
+            _ => None,
+        }
+    }
+}

@@ -1,0 +1,300 @@
+//! The transaction manager: the only code that signs and sends. It owns the account's nonce,
+//! prices fees from the node, estimates gas before taking a nonce, bumps the fees of a
+//! transaction that is not mined in time (same nonce, at least +10% as geth and reth require,
+//! so the replacement is not refused as underpriced), re-broadcasts a transaction a reorg
+//! dropped, and waits for the configured confirmations.
+//!
+//! Input: calls to make. Output: [`SentTx`] records the caller persists before and after each
+//! broadcast (so a restart re-broadcasts instead of sending twice), and receipts.
+
+use crate::rollup::{NativeRollupErrors, RollupError};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_network::TransactionBuilder;
+use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
+use alloy_provider::{DynProvider, Provider};
+use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
+use serde::{Deserialize, Serialize};
+use std::time::{Duration, Instant};
+
+/// How transactions are sent and followed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxPolicy {
+    /// Blocks on top of the including block before a receipt counts.
+    pub confirmations: u64,
+    /// Bump fees when not mined after this long.
+    pub resubmit_after: Duration,
+    /// Fee increase per bump, percent (at least 10).
+    pub fee_bump_percent: u64,
+    /// Never offer more than this per gas, in wei.
+    pub max_fee_per_gas: u128,
+    pub poll: Duration,
+    /// Give up waiting after this long (the caller decides what next).
+    pub timeout: Duration,
+}
+
+impl Default for TxPolicy {
+    fn default() -> Self {
+        Self {
+            confirmations: 1,
+            resubmit_after: Duration::from_secs(24),
+            fee_bump_percent: 15,
+            max_fee_per_gas: 500_000_000_000,
+            poll: Duration::from_millis(500),
+            timeout: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A signed transaction and every version of it that was broadcast.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SentTx {
+    pub to: Address,
+    pub data: Bytes,
+    pub value: U256,
+    pub nonce: u64,
+    pub gas: u64,
+    pub max_fee: u128,
+    pub tip: u128,
+    /// Hashes of every version sent, newest last.
+    pub hashes: Vec<B256>,
+    /// The newest version, signed.
+    pub raw: Bytes,
+}
+
+/// Why a transaction did not get through.
+#[derive(Debug, thiserror::Error)]
+pub enum TxError {
+    #[error(transparent)]
+    Rollup(#[from] RollupError),
+    #[error("transaction {tx} was mined and failed")]
+    Reverted { tx: B256, receipt: Box<TransactionReceipt> },
+    #[error("nonce {nonce} was used by another transaction")]
+    Replaced { nonce: u64 },
+    #[error("not mined within {0:?}")]
+    Timeout(Duration),
+    #[error("the fee cap {cap} wei/gas is below what the network asks ({needed})")]
+    FeeCap { cap: u128, needed: u128 },
+    #[error("signing: {0}")]
+    Sign(String),
+}
+
+impl TxError {
+    /// The contract's custom error, when the node refused the call for one.
+    pub fn contract_error(&self) -> Option<&NativeRollupErrors> {
+        match self {
+            Self::Rollup(RollupError::Contract(e)) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// The transaction manager. See the module documentation.
+#[derive(Debug, Clone)]
+pub struct TxManager {
+    provider: DynProvider,
+    signer: PrivateKeySigner,
+    chain_id: u64,
+    policy: TxPolicy,
+}
+
+impl TxManager {
+    pub fn new(
+        provider: DynProvider,
+        signer: PrivateKeySigner,
+        chain_id: u64,
+        policy: TxPolicy,
+    ) -> Self {
+        Self { provider, signer, chain_id, policy }
+    }
+
+    pub fn address(&self) -> Address {
+        self.signer.address()
+    }
+
+    pub fn provider(&self) -> &DynProvider {
+        &self.provider
+    }
+
+    pub fn policy(&self) -> &TxPolicy {
+        &self.policy
+    }
+
+    /// Estimates, prices and signs a call with the account's next nonce; sends nothing. A
+    /// refusal by the contract comes back decoded, before any nonce is used.
+    pub async fn prepare(&self, to: Address, data: Bytes, value: U256) -> Result<SentTx, TxError> {
+        let from = self.address();
+        let request = TransactionRequest::default()
+            .with_from(from)
+            .with_to(to)
+            .with_input(data.clone())
+            .with_value(value);
+        let estimate = self.provider.estimate_gas(request).await.map_err(RollupError::from)?;
+        let gas = crate::rollup::client::with_margin(estimate);
+        let nonce =
+            self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
+        let (max_fee, tip) = self.fees().await?;
+        let mut tx = SentTx {
+            to,
+            data,
+            value,
+            nonce,
+            gas,
+            max_fee,
+            tip,
+            hashes: Vec::new(),
+            raw: Bytes::new(),
+        };
+        self.sign(&mut tx)?;
+        Ok(tx)
+    }
+
+    /// Max fee and tip: twice the latest base fee plus the node's suggested tip.
+    async fn fees(&self) -> Result<(u128, u128), TxError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
+            .await
+            .map_err(RollupError::from)?
+            .ok_or_else(|| RollupError::Unexpected("no latest block".into()))?;
+        let base = u128::from(block.header.base_fee_per_gas.unwrap_or(1_000_000_000));
+        let tip =
+            self.provider.get_max_priority_fee_per_gas().await.map_err(RollupError::from)?.max(1);
+        let max_fee = base * 2 + tip;
+        if max_fee > self.policy.max_fee_per_gas {
+            return Err(TxError::FeeCap { cap: self.policy.max_fee_per_gas, needed: max_fee });
+        }
+        Ok((max_fee, tip))
+    }
+
+    fn sign(&self, tx: &mut SentTx) -> Result<(), TxError> {
+        let unsigned = TxEip1559 {
+            chain_id: self.chain_id,
+            nonce: tx.nonce,
+            gas_limit: tx.gas,
+            max_fee_per_gas: tx.max_fee,
+            max_priority_fee_per_gas: tx.tip,
+            to: TxKind::Call(tx.to),
+            value: tx.value,
+            access_list: Default::default(),
+            input: tx.data.clone(),
+        };
+        let signature = self
+            .signer
+            .sign_hash_sync(&unsigned.signature_hash())
+            .map_err(|e| TxError::Sign(e.to_string()))?;
+        let envelope = TxEnvelope::from(unsigned.into_signed(signature));
+        tx.hashes.push(*envelope.tx_hash());
+        tx.raw = envelope.encoded_2718().into();
+        Ok(())
+    }
+
+    /// Broadcasts the newest version. "Already known" and "nonce too low" are not errors here:
+    /// [`Self::confirm`] finds out what happened from receipts.
+    pub async fn broadcast(&self, tx: &SentTx) -> Result<(), TxError> {
+        match self.provider.send_raw_transaction(&tx.raw).await {
+            Ok(_) => Ok(()),
+            Err(err) => {
+                let text = err.to_string().to_lowercase();
+                if text.contains("already known")
+                    || text.contains("nonce too low")
+                    || text.contains("already imported")
+                {
+                    return Ok(());
+                }
+                Err(TxError::Rollup(RollupError::from(err)))
+            }
+        }
+    }
+
+    /// Re-signs with fees raised by the policy's bump (same nonce).
+    pub fn bump(&self, tx: &mut SentTx) -> Result<(), TxError> {
+        let pct = u128::from(self.policy.fee_bump_percent.max(10));
+        let raise = |v: u128| v + (v * pct).div_ceil(100).max(1);
+        let (max_fee, tip) = (raise(tx.max_fee), raise(tx.tip));
+        if max_fee > self.policy.max_fee_per_gas {
+            return Err(TxError::FeeCap { cap: self.policy.max_fee_per_gas, needed: max_fee });
+        }
+        tx.max_fee = max_fee;
+        tx.tip = tip;
+        self.sign(tx)
+    }
+
+    /// Waits until one version of `tx` is mined with the policy's confirmations. Bumps fees
+    /// when it takes too long and re-broadcasts when the node has forgotten it (a reorg dropped
+    /// it); `persist` sees every new version before it is broadcast.
+    pub async fn confirm(
+        &self,
+        tx: &mut SentTx,
+        mut persist: impl FnMut(&SentTx),
+    ) -> Result<TransactionReceipt, TxError> {
+        let started = Instant::now();
+        let mut last_send = Instant::now();
+        loop {
+            if let Some(receipt) = self.mined(tx).await? {
+                let head = self.provider.get_block_number().await.map_err(RollupError::from)?;
+                let depth = receipt.block_number.map_or(0, |n| head.saturating_sub(n) + 1);
+                if depth >= self.policy.confirmations {
+                    if !receipt.status() {
+                        return Err(TxError::Reverted {
+                            tx: receipt.transaction_hash,
+                            receipt: Box::new(receipt),
+                        });
+                    }
+                    return Ok(receipt);
+                }
+            } else {
+                let nonce = self
+                    .provider
+                    .get_transaction_count(self.address())
+                    .await
+                    .map_err(RollupError::from)?;
+                if nonce > tx.nonce && self.mined(tx).await?.is_none() {
+                    return Err(TxError::Replaced { nonce: tx.nonce });
+                }
+                if last_send.elapsed() >= self.policy.resubmit_after {
+                    self.bump(tx)?;
+                    persist(tx);
+                    tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, "fee bump");
+                    metrics::counter!("native_challenger_submitter_fee_bumps_total").increment(1);
+                    last_send = Instant::now();
+                }
+                // Re-broadcast each poll: a no-op while the node knows it, a re-send after a
+                // reorg dropped it from blocks and pool.
+                self.broadcast(tx).await?;
+            }
+            if started.elapsed() >= self.policy.timeout {
+                return Err(TxError::Timeout(self.policy.timeout));
+            }
+            tokio::time::sleep(self.policy.poll).await;
+        }
+    }
+
+    /// The receipt of whichever version was mined, if any.
+    async fn mined(&self, tx: &SentTx) -> Result<Option<TransactionReceipt>, TxError> {
+        for hash in tx.hashes.iter().rev() {
+            if let Some(receipt) =
+                self.provider.get_transaction_receipt(*hash).await.map_err(RollupError::from)?
+            {
+                return Ok(Some(receipt));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Prepares, persists, broadcasts and confirms a call in one go.
+    pub async fn send(
+        &self,
+        to: Address,
+        data: Bytes,
+        value: U256,
+        mut persist: impl FnMut(&SentTx),
+    ) -> Result<TransactionReceipt, TxError> {
+        let mut tx = self.prepare(to, data, value).await?;
+        persist(&tx);
+        self.broadcast(&tx).await?;
+        self.confirm(&mut tx, persist).await
+    }
+}

@@ -1,0 +1,294 @@
+//! The watcher: follows L1, finds the rollup's proposals through its events, decodes each
+//! batch from its proposing transaction's calldata and replays it with `execute_local` into
+//! the L2 store, recording every local checkpoint.
+//!
+//! Input: an [`L1Source`], the rollup's address, the L2 store at the rollup's genesis, and the
+//! challenger's database. Output: [`Finding`]s per step (batches checked, the first lie with
+//! the trace that proves it, invalidations, finalizations, reorgs). Invariants:
+//! - it acts only on L1 blocks at the configured confirmation depth (or finalized);
+//! - a reorg is detected by block hash: the L1 cursor and the batch records rewind to the
+//!   common ancestor and the L2 state rolls back with them;
+//! - the L2 store holds the true state of the live chain: blocks of valid batches, plus the
+//!   blocks before the first lie of a pending wrong batch; batches built on a wrong batch are
+//!   not replayed; an invalidation rolls the state back to the last good batch;
+//! - processing is idempotent, so a crash anywhere re-processes from the cursor safely.
+
+pub mod db;
+mod replay;
+pub mod source;
+
+pub use db::{BatchRecord, BatchState, Cursor, Verdict, WatchDb};
+pub use source::{BlockRef, L1Source, RetryPolicy, RpcSource, SourceError};
+
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::store::{StateStore, StoreError};
+use crate::protocol::Checkpoint;
+use crate::rollup::NativeRollup;
+use alloy_primitives::{Address, B256, Bytes};
+use alloy_rpc_types_eth::Log;
+use alloy_sol_types::SolEvent;
+use std::sync::Arc;
+
+/// Where and how to follow L1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WatchConfig {
+    pub rollup: Address,
+    /// Act on blocks this many blocks behind the head (ignored with `finalized`).
+    pub confirmations: u64,
+    /// Act only on the node's finalized blocks.
+    pub finalized: bool,
+    /// First L1 block to read (the contract's deployment block or earlier).
+    pub start_block: u64,
+    /// Most L1 blocks read per step.
+    pub max_range: u64,
+}
+
+/// Errors that stop a step; the step can be retried (nothing half-done is kept).
+#[derive(Debug, thiserror::Error)]
+pub enum WatchError {
+    #[error(transparent)]
+    Source(#[from] SourceError),
+    #[error(transparent)]
+    Db(#[from] db::DbError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("L1 is inconsistent: {0}")]
+    Inconsistent(String),
+    #[error("replaying batch {batch}: {reason}")]
+    Replay { batch: u64, reason: String },
+}
+
+/// The first wrong checkpoint of a batch, with what proves it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Lie {
+    pub batch_id: u64,
+    pub index: usize,
+    pub claimed: Vec<Checkpoint>,
+    pub local: Checkpoint,
+    /// The encoded one-block trace, recorded from the state before the block.
+    pub trace: Bytes,
+    pub l1_block: u64,
+    pub l1_timestamp: u64,
+}
+
+/// What a step found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Finding {
+    Checked(BatchRecord),
+    Lie(Lie),
+    Invalidated {
+        batch_id: u64,
+        convicted: u64,
+    },
+    Convicted {
+        batch_id: u64,
+        challenger: Address,
+    },
+    /// A batch finalized; `wrong` when the watcher had not found it valid: an alarm.
+    Finalized {
+        batch_id: u64,
+        wrong: bool,
+    },
+    Reorg {
+        from: u64,
+        to: u64,
+        dropped: Vec<u64>,
+    },
+}
+
+/// The watcher. See the module documentation.
+#[derive(Debug)]
+pub struct Watcher<S> {
+    source: S,
+    config: WatchConfig,
+    db: Arc<WatchDb>,
+    store: Arc<StateStore>,
+    rules: ChainRules,
+}
+
+impl<S: L1Source> Watcher<S> {
+    pub fn new(
+        source: S,
+        config: WatchConfig,
+        db: Arc<WatchDb>,
+        store: Arc<StateStore>,
+        rules: ChainRules,
+    ) -> Self {
+        Self { source, config, db, store, rules }
+    }
+
+    pub fn db(&self) -> &Arc<WatchDb> {
+        &self.db
+    }
+
+    pub fn source(&self) -> &S {
+        &self.source
+    }
+
+    /// Reads the next range of confirmed L1 blocks and acts on the rollup's events in it.
+    /// Returns the findings and the L1 block the watcher has now processed.
+    pub async fn step(&mut self) -> Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError> {
+        let head = self.source.head(self.config.finalized).await?;
+        let target = if self.config.finalized {
+            head.number
+        } else {
+            head.number.saturating_sub(self.config.confirmations)
+        };
+        let mut findings = Vec::new();
+        if let Some(cursor) = self.db.cursor()? {
+            if let Some(reorg) = self.check_reorg(cursor).await? {
+                findings.push(reorg);
+            }
+        }
+        let cursor = self.db.cursor()?;
+        let from = cursor.map_or(self.config.start_block, |c| c.number + 1);
+        if from > target {
+            return Ok((findings, cursor.map(|c| c.number), head));
+        }
+        let to = target.min(from.saturating_add(self.config.max_range.max(1) - 1));
+        let logs = self.source.logs(self.config.rollup, from, to).await?;
+        let end = self
+            .source
+            .block(to)
+            .await?
+            .ok_or_else(|| WatchError::Inconsistent(format!("block {to} is missing")))?;
+        let hashes = self.check_log_blocks(&logs).await?;
+        for log in &logs {
+            self.handle(log, &mut findings).await?;
+        }
+        let mut all = hashes;
+        all.push((to, end.hash));
+        self.db.commit(&[], &all, Some(Cursor { number: to, hash: end.hash }))?;
+        metrics::gauge!("native_challenger_watcher_l1_processed_block").set(to as f64);
+        metrics::gauge!("native_challenger_watcher_l1_head_lag_blocks")
+            .set(head.number.saturating_sub(to) as f64);
+        Ok((findings, Some(to), head))
+    }
+
+    /// Each log's block must still be canonical (a reorg between reads is caught here).
+    async fn check_log_blocks(&self, logs: &[Log]) -> Result<Vec<(u64, B256)>, WatchError> {
+        let mut seen: Vec<(u64, B256)> = Vec::new();
+        for log in logs {
+            let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
+                return Err(WatchError::Inconsistent("a log without its block".into()));
+            };
+            if seen.iter().any(|(n, _)| *n == number) {
+                continue;
+            }
+            let now = self.source.block(number).await?.map(|b| b.hash);
+            if now != Some(hash) {
+                return Err(WatchError::Inconsistent(format!(
+                    "block {number} changed while reading its logs"
+                )));
+            }
+            seen.push((number, hash));
+        }
+        Ok(seen)
+    }
+
+    /// Compares the cursor with L1; on a mismatch, rewinds to the newest stored block L1
+    /// still has, and rolls the L2 state back accordingly.
+    async fn check_reorg(&mut self, cursor: Cursor) -> Result<Option<Finding>, WatchError> {
+        let now = self.source.block(cursor.number).await?.map(|b| b.hash);
+        if now == Some(cursor.hash) {
+            return Ok(None);
+        }
+        let mut ancestor =
+            Cursor { number: self.config.start_block.saturating_sub(1), hash: B256::ZERO };
+        for (number, hash) in self.db.l1_hashes_below(cursor.number)? {
+            if self.source.block(number).await?.map(|b| b.hash) == Some(hash) {
+                ancestor = Cursor { number, hash };
+                break;
+            }
+        }
+        let dropped = self.db.rewind(ancestor)?;
+        self.reset_l2()?;
+        tracing::warn!(target: "native_challenger::watcher", from = cursor.number, to = ancestor.number, dropped = dropped.len(), "L1 reorg: rewound");
+        metrics::counter!("native_challenger_watcher_reorgs_total").increment(1);
+        Ok(Some(Finding::Reorg {
+            from: cursor.number,
+            to: ancestor.number,
+            dropped: dropped.iter().map(|r| r.id).collect(),
+        }))
+    }
+
+    /// The L2 block the store must be at, from the batch records (see the module invariants).
+    fn l2_target(&self) -> Result<u64, WatchError> {
+        let mut target = 0;
+        for record in self.db.batches()? {
+            if matches!(record.state, BatchState::Invalidated { .. }) {
+                continue;
+            }
+            let last = match record.verdict {
+                Verdict::Valid => record.last_block(),
+                Verdict::Invalid { index } => (record.first_block + index as u64).saturating_sub(1),
+                Verdict::Skipped { .. } => continue,
+            };
+            target = target.max(last);
+        }
+        Ok(target)
+    }
+
+    /// Rolls the L2 store back to [`Self::l2_target`] if it is ahead.
+    fn reset_l2(&self) -> Result<(), WatchError> {
+        let target = self.l2_target()?;
+        let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
+        if head.number > target {
+            self.store.rollback_to(target)?;
+        }
+        Ok(())
+    }
+
+    async fn handle(&mut self, log: &Log, findings: &mut Vec<Finding>) -> Result<(), WatchError> {
+        let data = log.data();
+        let at_l1 = log.block_number.unwrap_or_default();
+        match data.topics().first().copied() {
+            Some(NativeRollup::BatchProposed::SIGNATURE_HASH) => {
+                let event = NativeRollup::BatchProposed::decode_log_data(data)
+                    .map_err(|e| WatchError::Inconsistent(format!("BatchProposed: {e}")))?;
+                self.on_proposed(log, &event, findings).await?;
+            }
+            Some(NativeRollup::BatchInvalidated::SIGNATURE_HASH) => {
+                let event = NativeRollup::BatchInvalidated::decode_log_data(data)
+                    .map_err(|e| WatchError::Inconsistent(format!("BatchInvalidated: {e}")))?;
+                self.set_state(event.batchId, BatchState::Invalidated { at_l1 })?;
+                if event.batchId == event.convictedBatch {
+                    self.reset_l2()?;
+                }
+                findings.push(Finding::Invalidated {
+                    batch_id: event.batchId,
+                    convicted: event.convictedBatch,
+                });
+            }
+            Some(NativeRollup::BatchFinalized::SIGNATURE_HASH) => {
+                let event = NativeRollup::BatchFinalized::decode_log_data(data)
+                    .map_err(|e| WatchError::Inconsistent(format!("BatchFinalized: {e}")))?;
+                let record = self.set_state(event.batchId, BatchState::Finalized { at_l1 })?;
+                let wrong = record.is_none_or(|r| r.verdict != Verdict::Valid);
+                if wrong {
+                    tracing::error!(target: "native_challenger::watcher", batch = event.batchId, "ALARM: a batch this challenger did not find valid has FINALIZED");
+                    metrics::counter!("native_challenger_watcher_wrong_finalized_total")
+                        .increment(1);
+                }
+                findings.push(Finding::Finalized { batch_id: event.batchId, wrong });
+            }
+            Some(NativeRollup::ProposerConvicted::SIGNATURE_HASH) => {
+                let event = NativeRollup::ProposerConvicted::decode_log_data(data)
+                    .map_err(|e| WatchError::Inconsistent(format!("ProposerConvicted: {e}")))?;
+                findings.push(Finding::Convicted {
+                    batch_id: event.batchId,
+                    challenger: event.challenger,
+                });
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn set_state(&self, id: u64, state: BatchState) -> Result<Option<BatchRecord>, WatchError> {
+        let Some(mut record) = self.db.batch(id)? else { return Ok(None) };
+        record.state = state;
+        self.db.commit(std::slice::from_ref(&record), &[], None)?;
+        Ok(Some(record))
+    }
+}

@@ -359,6 +359,7 @@ async fn a_rate_limited_endpoint_is_failed_over_for_logs_as_for_other_reads() {
     single.rate_limit_next(6);
     let src = source(&[&single.url], policy()).await;
     assert_eq!(src.logs(logger, 0, head).await.expect("logs once the limit lifts"), expected);
-    // 3 refused + 4 on 0..=0, then 1..=1, 2..=3, 4..=7.
+    // 3 refused + 4 on 0..=0, then the range doubles again after each answer: 1..=2, 3..=6,
+    // 7..=7.
     assert_eq!(single.count("eth_getLogs"), 10);
 }

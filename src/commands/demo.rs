@@ -9,7 +9,7 @@ use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config,
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
-    ProposePlan, deploy_dev_rollup, latest_anchor, open_proposer, signing_provider,
+    ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider, sync_with_tip,
 };
 use native_challenger::proposer::{Fault, Proposer, ProposerConfig, WorkloadSpec};
 use native_challenger::protocol::Trace;
@@ -188,12 +188,10 @@ async fn propose_one(
     plan: &ProposePlan,
     fault: Option<Fault>,
 ) -> Result<(u64, u64)> {
-    sync(client, proposer).await?;
-    let parent = client.tip().await?;
-    let anchor = latest_anchor(client.provider()).await?;
-    let batch = proposer.build_batch(parent, anchor, plan.blocks_per_batch, fault)?;
-    let bond = client.read(&native_challenger::rollup::NativeRollup::PROPOSER_BONDCall {}).await?;
-    let (id, receipt) = proposer.propose(client, &batch, bond).await?;
+    if let Some(last) = sync_with_tip(client, proposer).await? {
+        println!("  proposer rewinds to L2 block {last} (its later batches were invalidated)");
+    }
+    let (id, batch, receipt) = propose_next(client, proposer, plan.blocks_per_batch, fault).await?;
     let first = batch.blocks.first().map_or(0, |b| b.number);
     let what = match batch.first_lie() {
         Some(i) => {
@@ -208,18 +206,6 @@ async fn propose_one(
         receipt.gas_used
     );
     Ok((id, first))
-}
-
-/// Takes the proposer back to the contract's tip if batches of its were invalidated.
-async fn sync(client: &RollupClient, proposer: &mut Proposer) -> Result<()> {
-    let tip = client.batch(client.tip().await?).await?;
-    let last = tip.firstBlock + tip.blockCount - 1;
-    let head = proposer.store().head()?.map_or(0, |h| h.number);
-    if head > last {
-        proposer.rewind_to(last, tip.lastTimestamp)?;
-        println!("  proposer rewinds to L2 block {last} (its later batches were invalidated)");
-    }
-    Ok(())
 }
 
 async fn drive(

@@ -155,3 +155,35 @@ pub async fn run_plan(
     }
     Ok(reports)
 }
+
+/// Takes the proposer back to the contract's tip when batches of its were invalidated;
+/// returns the L2 block it rewound to, if it did.
+pub async fn sync_with_tip(
+    client: &RollupClient,
+    proposer: &mut Proposer,
+) -> Result<Option<u64>, ProposerError> {
+    let tip = client.batch(client.tip().await?).await?;
+    let last = tip.firstBlock + tip.blockCount - 1;
+    let head = proposer.store().head()?.map_or(0, |h| h.number);
+    if head <= last {
+        return Ok(None);
+    }
+    proposer.rewind_to(last, tip.lastTimestamp)?;
+    Ok(Some(last))
+}
+
+/// Syncs with the tip, then builds and proposes one batch of `blocks` blocks (with `fault`).
+pub async fn propose_next(
+    client: &RollupClient,
+    proposer: &mut Proposer,
+    blocks: usize,
+    fault: Option<Fault>,
+) -> Result<(u64, super::PlannedBatch, alloy_rpc_types_eth::TransactionReceipt), ProposerError> {
+    sync_with_tip(client, proposer).await?;
+    let parent = client.tip().await?;
+    let anchor = latest_anchor(client.provider()).await?;
+    let batch = proposer.build_batch(parent, anchor, blocks, fault)?;
+    let bond = client.read(&crate::rollup::NativeRollup::PROPOSER_BONDCall {}).await?;
+    let (id, receipt) = proposer.propose(client, &batch, bond).await?;
+    Ok((id, batch, receipt))
+}

@@ -12,7 +12,7 @@ use alloy_primitives::{Address, B256, Bytes};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::{BlockNumberOrTag, Filter, Log};
 use std::future::Future;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// An L1 block as the watcher tracks it.
@@ -104,6 +104,8 @@ pub struct RpcSource {
     policy: RetryPolicy,
     /// The endpoint to try first (the last one that worked).
     current: AtomicUsize,
+    /// The `eth_getLogs` range size last accepted (starts at the policy's maximum).
+    log_range: AtomicU64,
 }
 
 impl RpcSource {
@@ -116,12 +118,22 @@ impl RpcSource {
         for url in urls {
             endpoints.push((url.clone(), connect(url).await?));
         }
-        Ok(Self { endpoints, policy, current: AtomicUsize::new(0) })
+        Ok(Self {
+            endpoints,
+            policy,
+            current: AtomicUsize::new(0),
+            log_range: AtomicU64::new(policy.max_log_range),
+        })
     }
 
     /// A source over providers already built (tests).
     pub fn from_providers(endpoints: Vec<(String, DynProvider)>, policy: RetryPolicy) -> Self {
-        Self { endpoints, policy, current: AtomicUsize::new(0) }
+        Self {
+            endpoints,
+            policy,
+            current: AtomicUsize::new(0),
+            log_range: AtomicU64::new(policy.max_log_range),
+        }
     }
 
     /// Runs `op` against the current endpoint, retrying with backoff and moving to the next
@@ -215,28 +227,29 @@ impl L1Source for RpcSource {
 
     async fn logs(&self, address: Address, from: u64, to: u64) -> Result<Vec<Log>, SourceError> {
         let mut out = Vec::new();
-        // A stack of ranges still to read, earliest on top, each at most `max_log_range`.
-        let step = self.policy.max_log_range.max(1);
-        let mut pending: Vec<(u64, u64)> = Vec::new();
+        // The range size adapts, and is remembered for later reads: a refusal halves it, an
+        // answer doubles it again up to the policy's maximum (a refusal may have been a
+        // passing rate limit rather than the provider's range limit).
+        let max = self.policy.max_log_range.max(1);
+        let mut step = self.log_range.load(Ordering::Relaxed).clamp(1, max);
         let mut start = from;
         while start <= to {
             let end = to.min(start.saturating_add(step - 1));
-            pending.push((start, end));
-            if end == u64::MAX {
-                break;
-            }
-            start = end + 1;
-        }
-        pending.reverse();
-        while let Some((lo, hi)) = pending.pop() {
-            let filter = Filter::new().address(address).from_block(lo).to_block(hi);
-            match self.logs_once(&filter, lo < hi).await {
-                Ok(logs) => out.extend(logs),
-                Err(err @ SourceError::Refused { .. }) if lo < hi => {
-                    tracing::warn!(target: "native_challenger::watcher", lo, hi, %err, "eth_getLogs refused; splitting the range");
-                    let mid = lo + (hi - lo) / 2;
-                    pending.push((mid + 1, hi));
-                    pending.push((lo, mid));
+            let filter = Filter::new().address(address).from_block(start).to_block(end);
+            match self.logs_once(&filter, start < end).await {
+                Ok(logs) => {
+                    out.extend(logs);
+                    step = step.saturating_mul(2).min(max);
+                    self.log_range.store(step, Ordering::Relaxed);
+                    if end == u64::MAX {
+                        break;
+                    }
+                    start = end + 1;
+                }
+                Err(err @ SourceError::Refused { .. }) if start < end => {
+                    step = ((end - start + 1) / 2).max(1);
+                    self.log_range.store(step, Ordering::Relaxed);
+                    tracing::warn!(target: "native_challenger::watcher", start, end, step, %err, "eth_getLogs refused; reading smaller ranges");
                 }
                 Err(err) => return Err(err),
             }

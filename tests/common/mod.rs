@@ -1,7 +1,9 @@
 //! A small L2 chain in a temporary rocksdb store, with real signed transactions.
 #![allow(dead_code)]
 
+pub mod e2e;
 pub mod rollup;
+pub mod rpc_proxy;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;

@@ -1,0 +1,191 @@
+//! End-to-end harness: the dev L1 (interval mining), the rollup contract, a proposer, and
+//! challenger daemons built from real configurations, all in one process.
+
+use alloy_primitives::{Address, U256};
+use alloy_provider::Provider;
+use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config, StoreConfig};
+use native_challenger::daemon::{Daemon, Event};
+use native_challenger::devnet::{Devnet, DevnetConfig};
+use native_challenger::proposer::driver::{
+    ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
+};
+use native_challenger::proposer::{Fault, PlannedBatch, Proposer, ProposerConfig, WorkloadSpec};
+use native_challenger::rollup::{RollupClient, RollupParams};
+use native_challenger::submitter::{Intent, Stage};
+use native_challenger::watcher::Finding;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+
+pub const CHAIN_ID: u64 = 901;
+pub const BLOCKS: usize = 2;
+
+pub struct E2e {
+    pub node: Devnet,
+    pub client: RollupClient,
+    pub params: RollupParams,
+    pub proposer: Proposer,
+    pub dir: tempfile::TempDir,
+}
+
+/// A running daemon and what it reports.
+pub struct Running {
+    pub stop: watch::Sender<bool>,
+    pub handle: tokio::task::JoinHandle<()>,
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub seen: Vec<Event>,
+}
+
+pub fn dev_key(index: usize, node: &Devnet) -> alloy_signer_local::PrivateKeySigner {
+    alloy_signer_local::PrivateKeySigner::from_bytes(&node.accounts[index].private_key)
+        .expect("dev key")
+}
+
+impl E2e {
+    pub async fn new(window: u64, block_time: Duration) -> Self {
+        let node = Devnet::spawn(DevnetConfig {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            block_time: Some(block_time),
+            ..DevnetConfig::default()
+        })
+        .await
+        .expect("dev L1");
+        let key = dev_key(0, &node);
+        let from = key.address();
+        let provider = signing_provider(&node.http_url, key).expect("provider");
+        let (client, params, _) =
+            deploy_dev_rollup(provider, from, CHAIN_ID, |p| p.challenge_window = window)
+                .await
+                .expect("deploy");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let plan = plan(params.max_l2_gas_limit);
+        let proposer = open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan)
+            .await
+            .expect("proposer");
+        Self { node, client, params, proposer, dir }
+    }
+
+    /// A daemon configuration over `url` (default: the dev L1) keeping its state in `name`.
+    pub fn config(&self, name: &str, url: Option<&str>) -> Config {
+        Config {
+            chain: ChainConfig {
+                chain_id: CHAIN_ID,
+                fork: native_challenger::config::DEFAULT_FORK.into(),
+            },
+            store: StoreConfig { path: self.state_dir(name) },
+            l1: Some(L1Config {
+                rpc: vec![url.unwrap_or(&self.node.http_url).to_string()],
+                rollup: self.client.address(),
+                confirmations: 1,
+                finalized: false,
+                start_block: 0,
+                poll_interval_ms: 100,
+                max_log_range: 2_000,
+                retry_attempts: 8,
+            }),
+            genesis: Default::default(),
+            challenger: ChallengerConfig { resubmit_after_secs: 4, ..ChallengerConfig::default() },
+            metrics: Default::default(),
+            log: Default::default(),
+        }
+    }
+
+    pub fn state_dir(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name).join("l2")
+    }
+
+    pub async fn start(&self, config: &Config, key_index: Option<usize>) -> Running {
+        std::fs::create_dir_all(config.store.path.parent().unwrap_or(Path::new("."))).expect("dir");
+        let key = key_index.map(|i| dev_key(i, &self.node));
+        let (tx, events) = mpsc::unbounded_channel();
+        let daemon =
+            Daemon::build(config, key, key_index.is_none()).await.expect("daemon").with_events(tx);
+        let (stop, rx) = watch::channel(false);
+        let handle = tokio::spawn(daemon.run(rx));
+        Running { stop, handle, events, seen: Vec::new() }
+    }
+
+    pub async fn propose(&mut self, fault: Option<Fault>) -> (u64, PlannedBatch) {
+        let (id, batch, _) =
+            propose_next(&self.client, &mut self.proposer, BLOCKS, fault).await.expect("propose");
+        (id, batch)
+    }
+
+    pub async fn balance(&self, who: Address) -> U256 {
+        self.client.provider().get_balance(who).await.expect("balance")
+    }
+
+    pub async fn nonce(&self, who: Address) -> u64 {
+        self.client.provider().get_transaction_count(who).await.expect("nonce")
+    }
+
+    pub async fn status(&self, id: u64) -> u8 {
+        self.client.batch(id).await.expect("batch").status
+    }
+}
+
+pub fn plan(l2_gas_limit: u64) -> ProposePlan {
+    ProposePlan {
+        batches: 1,
+        blocks_per_batch: BLOCKS,
+        workload: WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() },
+        config: ProposerConfig { l2_gas_limit, ..ProposerConfig::default() },
+        faults: BTreeMap::new(),
+        interval: Duration::ZERO,
+    }
+}
+
+impl Running {
+    /// Collects events until `done` holds for one of them, or panics after `timeout`.
+    pub async fn wait_for(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Event) -> bool,
+    ) -> Event {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match tokio::time::timeout(left, self.events.recv()).await {
+                Ok(Some(event)) => {
+                    self.seen.push(event.clone());
+                    if done(&event) {
+                        return event;
+                    }
+                }
+                Ok(None) => panic!("the daemon stopped while waiting for {what}"),
+                Err(_) => panic!("no {what} within {timeout:?}; saw {:#?}", self.seen),
+            }
+        }
+    }
+
+    /// Drains what is queued now.
+    pub fn drain(&mut self) {
+        while let Ok(event) = self.events.try_recv() {
+            self.seen.push(event);
+        }
+    }
+
+    pub async fn shutdown(self) -> Vec<Event> {
+        let _ = self.stop.send(true);
+        let _ = self.handle.await;
+        let mut seen = self.seen;
+        let mut events = self.events;
+        while let Ok(event) = events.try_recv() {
+            seen.push(event);
+        }
+        seen
+    }
+}
+
+pub fn landed(event: &Event) -> Option<&Intent> {
+    match event {
+        Event::Intent(intent) if matches!(intent.stage, Stage::Landed { .. }) => Some(intent),
+        _ => None,
+    }
+}
+
+pub fn checked(event: &Event, id: u64) -> bool {
+    matches!(event, Event::Finding(Finding::Checked(r)) if r.id == id)
+}

@@ -230,3 +230,49 @@ async fn a_reorg_that_removes_a_proposal_removes_its_verdict() {
         "L1 forgot the proposal"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_that_drops_the_commitment_gets_it_sent_again() {
+    let mut e = E2e::new(400, BLOCK_TIME).await;
+    let mut config = e.config("c", None);
+    // The challenger waits 8 blocks before trusting its own transactions.
+    config.challenger.confirmations = 8;
+    let mut daemon = e.start(&config, Some(1)).await;
+    let (lie_id, _) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
+    let filter = alloy_rpc_types_eth::Filter::new()
+        .address(e.client.address())
+        .event_signature(<native_challenger::rollup::NativeRollup::ChallengeCommitted as alloy_sol_types::SolEvent>::SIGNATURE_HASH)
+        .from_block(0);
+    let deadline = std::time::Instant::now() + WAIT;
+    let commit = loop {
+        let logs = e.client.provider().get_logs(&filter).await.unwrap();
+        if let Some(log) = logs.first() {
+            break log.clone();
+        }
+        assert!(std::time::Instant::now() < deadline, "no commitment");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let (tx, block) = (commit.transaction_hash.unwrap(), commit.block_number.unwrap());
+    let head = e.client.provider().get_block_number().await.unwrap();
+    let _: serde_json::Value = e
+        .client
+        .provider()
+        .raw_request(
+            "devnet_reorg".into(),
+            (serde_json::json!({"depth": head - block + 1, "drop": [tx]}),),
+        )
+        .await
+        .expect("reorg");
+    assert!(
+        e.client.provider().get_transaction_receipt(tx).await.unwrap().is_none(),
+        "the reorg dropped the commitment"
+    );
+    let event = daemon.wait_for(WAIT, "a landed challenge", |ev| landed(ev).is_some()).await;
+    assert_eq!(landed(&event).unwrap().batch_id, lie_id);
+    daemon.shutdown().await;
+    assert!(
+        e.client.provider().get_transaction_receipt(tx).await.unwrap().is_some(),
+        "the same commitment was sent again and mined"
+    );
+    assert_eq!(e.status(lie_id).await, 3);
+}

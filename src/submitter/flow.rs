@@ -221,6 +221,21 @@ impl Submitter {
         if bond >= needed && !bond.is_zero() {
             return Ok(());
         }
+        // A deposit of ours may still be pending (sent before a restart): never deposit twice.
+        let provider = self.tx.provider();
+        let pending = provider
+            .get_transaction_count(me)
+            .pending()
+            .await
+            .map_err(crate::rollup::RollupError::from)?;
+        let mined =
+            provider.get_transaction_count(me).await.map_err(crate::rollup::RollupError::from)?;
+        if pending > mined {
+            return Err(TxError::Rollup(crate::rollup::RollupError::Unexpected(format!(
+                "{} transaction(s) of ours still pending; the bond is checked again next poll",
+                pending - mined
+            ))));
+        }
         if !self.policy.auto_deposit {
             tracing::error!(target: TARGET, %bond, %needed, "ALARM: challenger bond too low and auto-deposit is off");
             return Err(TxError::Rollup(crate::rollup::RollupError::Unexpected(

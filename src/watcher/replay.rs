@@ -91,8 +91,12 @@ impl<S: L1Source> Watcher<S> {
         let l1_block = log.block_number.ok_or_else(|| missing("block number"))?;
         let l1_block_hash = log.block_hash.ok_or_else(|| missing("block hash"))?;
         if let Some(seen) = self.db.batch(event.batchId)? {
-            if seen.tx_hash == tx_hash && seen.l1_block_hash == l1_block_hash {
-                return Ok(()); // re-processing after a restart
+            // Re-processing after a restart: a checked batch is not checked again, except a
+            // wrong one, whose lie (and the trace proving it) is found again, in case the
+            // restart came before the submitter recorded its challenge.
+            let same = seen.tx_hash == tx_hash && seen.l1_block_hash == l1_block_hash;
+            if same && !matches!(seen.verdict, Verdict::Invalid { .. }) {
+                return Ok(());
             }
         }
         let l1_timestamp = match log.block_timestamp {

@@ -294,6 +294,14 @@ fn bench(quick: bool, workloads_dir: &std::path::Path, out: &std::path::Path) ->
         println!("{}", bench::execute::progress_line(row))
     })?;
     report.push_str(&bench::execute::section(&rows, &execute_sizes));
+    // Blocks of the mixed workload use ~0.65 of their 1M gas limit: 2, 15 and 45 blocks make
+    // batches of about 1, 10 and 30 million L2 gas.
+    let batch_blocks: &[usize] = if quick { &[1, 3] } else { &[2, 15, 45] };
+    let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let latency = runtime.block_on(bench::latency::run(batch_blocks, |row| {
+        println!("{}", bench::latency::progress_line(row))
+    }))?;
+    report.push_str(&bench::latency::section(&latency));
     std::fs::write(out, report).with_context(|| format!("writing {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(())

@@ -9,9 +9,9 @@
 //! anvil has no EXECUTE precompile, so nothing is convicted here: the rollup's EXECUTE address
 //! is the default 0x…0101, an empty account on anvil.
 //!
-//! Two `#[ignore]`d tests pin product bugs anvil shows (run them with `-- --ignored`): the
-//! transaction manager gives up instead of bumping when the node refuses a fee cap below the
-//! base fee, and the proposer's cached nonce outlives a reorg that dropped its proposal.
+//! Two tests pin bugs anvil showed, now fixed: the transaction manager bumps and re-sends when
+//! the node drops and refuses a fee cap below the base fee, and the proposer asks the node for
+//! its nonce, so a reorg that dropped a proposal leaves no gap.
 //!
 //! Needs `npm install --prefix tests/js` (`.ci/run` does it); without it these tests fail
 //! rather than skip.
@@ -26,7 +26,6 @@ use alloy_sol_types::SolCall;
 use anvil::{AnvilRollup, WAIT, dev_key, fee};
 use native_challenger::daemon::Event;
 use native_challenger::proposer::Fault;
-use native_challenger::proposer::driver::signing_provider;
 use native_challenger::rollup::{BatchStatus, NativeRollup, NativeRollupErrors, RollupError};
 use native_challenger::submitter::{TxManager, TxPolicy};
 use native_challenger::watcher::{Finding, Verdict};
@@ -143,11 +142,8 @@ async fn an_anvil_reorg_that_drops_a_proposal_is_reported_and_the_new_chain_foll
     let Event::Finding(Finding::Reorg { dropped, to, .. }) = event else { unreachable!() };
     assert_eq!(dropped, [gone], "only the dropped proposal's record goes");
     assert!(to < at, "rewound below the proposal's block");
-    // Proposed again on the new chain, the batch is checked from the rewound L2 state. (A
-    // fresh signing provider: the proposer's one cached the nonce the reorg gave back; see
-    // `the_proposer_resends_after_a_reorg_dropped_its_proposal`.)
-    let fresh = signing_provider(&r.anvil.url, dev_key(0)).unwrap();
-    r.client = r.client.with_signer(fresh, r.client.from());
+    // Proposed again on the new chain (same provider: it asks the node for the nonce), the
+    // batch is checked from the rewound L2 state.
     let (again, ..) = r.propose(None).await;
     assert_eq!(again, gone, "the id is free again");
     let event = w.wait_for("the new batch checked", |ev| checked(ev, again).is_some()).await;
@@ -156,11 +152,10 @@ async fn an_anvil_reorg_that_drops_a_proposal_is_reported_and_the_new_chain_foll
     assert!(!seen.iter().any(|ev| matches!(ev, Event::Finding(Finding::Lie(_)))), "{seen:#?}");
 }
 
-/// Known bug (not fixed here): `driver::signing_provider` fills nonces with alloy's
-/// `CachedNonceManager`, which keeps counting past a nonce that a reorg gave back, so the
-/// next proposal waits in anvil's queue behind a gap until the receipt wait times out.
+/// Was a bug: `driver::signing_provider` filled nonces with alloy's `CachedNonceManager`,
+/// which kept counting past a nonce that a reorg gave back, so the next proposal waited in
+/// anvil's queue behind a gap until the receipt wait timed out.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: the proposer's cached nonce survives an L1 reorg (see the doc comment)"]
 async fn the_proposer_resends_after_a_reorg_dropped_its_proposal() {
     let mut r = AnvilRollup::new(40).await;
     let (kept, ..) = r.propose(None).await;
@@ -227,13 +222,10 @@ async fn a_stuck_transaction_is_bumped_replaced_and_mined_and_nonces_follow_each
     assert_eq!(r.client.challenger_bond(me).await.unwrap(), bond * U256::from(2));
 }
 
-/// Known bug (not fixed here): when the next block's base fee rises above a pooled
-/// transaction's fee cap, anvil drops it from its pool and refuses it again ("max fee per gas less than block base fee", -32003).
-/// `TxManager::confirm` re-broadcasts the stale version at its next poll and returns that
-/// error instead of bumping; the submitter's steps broadcast before `confirm` too, so a
-/// challenge transaction would stay stuck until the base fee comes back down.
+/// Was a bug: when the next block's base fee rises above a pooled transaction's fee cap,
+/// anvil drops it from its pool and refuses it again ("max fee per gas less than block base
+/// fee", -32003); `TxManager::confirm` used to return that error instead of bumping.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "known bug: TxManager gives up on a fee-cap refusal instead of bumping (see above)"]
 async fn a_transaction_dropped_by_a_base_fee_rise_is_bumped_and_sent_again() {
     let r = AnvilRollup::new(20).await;
     let txm = manager(&r, 4);

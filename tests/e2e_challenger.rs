@@ -276,3 +276,45 @@ async fn a_reorg_that_drops_the_commitment_gets_it_sent_again() {
     );
     assert_eq!(e.status(lie_id).await, 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_proposal_reorged_out_before_its_confirmations_is_never_challenged() {
+    let mut e = E2e::new(400, BLOCK_TIME).await;
+    let mut config = e.config("c", None);
+    config.l1.as_mut().unwrap().confirmations = 12; // 3 s of blocks
+    let mut daemon = e.start(&config, Some(1)).await;
+    let (honest, _) = e.propose(None).await;
+    let (lie_id, _) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
+    let proposed_at = e.client.batch(lie_id).await.unwrap().proposedAt;
+    let filter = alloy_rpc_types_eth::Filter::new()
+        .address(e.client.address())
+        .from_block(proposed_at)
+        .to_block(proposed_at);
+    let tx = e.client.provider().get_logs(&filter).await.unwrap()[0].transaction_hash.unwrap();
+    let head = e.client.provider().get_block_number().await.unwrap();
+    assert!(head < proposed_at + 12, "the reorg comes before the watcher acts on the block");
+    let _: serde_json::Value = e
+        .client
+        .provider()
+        .raw_request(
+            "devnet_reorg".into(),
+            (serde_json::json!({"depth": head - proposed_at + 1, "drop": [tx]}),),
+        )
+        .await
+        .expect("reorg");
+    // Long enough for the watcher to pass the block the proposal was in, at its depth.
+    daemon.wait_for(WAIT, "the honest batch checked", |ev| checked(ev, honest)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    daemon.drain();
+    let seen = daemon.shutdown().await;
+    assert!(
+        !seen.iter().any(|ev| matches!(ev, Event::Finding(Finding::Lie(_)) | Event::Intent(_))),
+        "{seen:#?}"
+    );
+    let challenger = common::e2e::dev_key(1, &e.node).address();
+    assert_eq!(e.nonce(challenger).await, 0, "nothing was sent");
+    assert_eq!(
+        e.client.read(&native_challenger::rollup::NativeRollup::batchCountCall {}).await.unwrap(),
+        1
+    );
+}

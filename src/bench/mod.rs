@@ -5,6 +5,7 @@
 
 pub mod execute;
 pub mod fixtures;
+pub mod latency;
 pub mod measure;
 pub mod workloads;
 

@@ -44,14 +44,16 @@ pub fn init_logging(config: &Config) {
 pub fn run(args: RunArgs) -> Result<()> {
     let config = Config::load(&args.config)?;
     init_logging(&config);
-    let key = if args.watch_only { None } else { key_from(&config)? };
+    let watch_only =
+        args.watch_only || config.challenger.mode == native_challenger::config::Mode::WatchOnly;
+    let key = if watch_only { None } else { key_from(&config)? };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         if let Some(listen) = &config.metrics.listen {
             let addr = listen.parse().context("[metrics] listen")?;
             metrics_setup::install(addr).map_err(anyhow::Error::msg)?;
         }
-        let daemon = Daemon::build(&config, key, args.watch_only).await?;
+        let daemon = Daemon::build(&config, key, watch_only).await?;
         let (stop, stop_rx) = watch::channel(false);
         let handle = tokio::spawn(daemon.run(stop_rx));
         shutdown_signal().await;

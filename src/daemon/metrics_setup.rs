@@ -63,6 +63,11 @@ pub const METRICS: &[(&str, &str, &str)] = &[
         "Challenges that convicted a batch",
     ),
     (
+        "native_challenger_submitter_stood_down_total",
+        "counter",
+        "Challenges abandoned: the batch was convicted by someone else or its window closed",
+    ),
+    (
         "native_challenger_submitter_proposal_to_landing_seconds",
         "gauge",
         "L1 time from the wrong proposal to the landed challenge",

@@ -15,7 +15,7 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, NativeRollup, dev_users};
-use crate::submitter::{Intent, Stage, SubmitPolicy, Submitter, TxManager, TxPolicy};
+use crate::submitter::{Intent, SubmitPolicy, Submitter, TxManager, TxPolicy};
 use crate::watcher::{BatchState, Finding, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
 use alloy_primitives::Address;
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
@@ -260,10 +260,6 @@ impl Daemon {
             let before = intent.stage.clone();
             let after = submitter.advance(intent).await;
             if after.stage != before {
-                if let Stage::Committing { .. } | Stage::Revealing { .. } = after.stage {
-                    metrics::counter!("native_challenger_submitter_challenges_submitted_total")
-                        .increment(1);
-                }
                 self.emit(Event::Intent(after));
             }
         }

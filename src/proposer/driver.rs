@@ -51,10 +51,19 @@ pub struct BatchReport {
     pub lie: Option<(Fault, usize)>,
 }
 
-/// A provider that signs with `signer`.
+/// A provider that signs with `signer`. Nonces are asked of the node for every transaction
+/// (alloy's default cache would keep counting past transactions an L1 reorg dropped, and send
+/// nonce gaps that stall every later proposal).
 pub fn signing_provider(url: &str, signer: PrivateKeySigner) -> Result<DynProvider, RollupError> {
     let url = url.parse().map_err(|err| RollupError::Rpc(format!("endpoint {url:?}: {err}")))?;
-    Ok(ProviderBuilder::new().wallet(EthereumWallet::from(signer)).connect_http(url).erased())
+    Ok(ProviderBuilder::new()
+        .disable_recommended_fillers()
+        .with_gas_estimation()
+        .with_simple_nonce_management()
+        .fetch_chain_id()
+        .wallet(EthereumWallet::from(signer))
+        .connect_http(url)
+        .erased())
 }
 
 /// The parent of the latest L1 block as an anchor. Not the latest itself: nodes estimate gas

@@ -32,10 +32,7 @@ impl Submitter {
             }
             Err(refusal) => refused(lie, &refusal),
         };
-        if let Stage::Refused { reason } = &intent.stage {
-            tracing::error!(target: TARGET, batch = lie.batch_id, block_index = lie.index, %reason, "ALARM: challenge refused");
-            metrics::counter!("native_challenger_submitter_challenges_refused_total").increment(1);
-        }
+        report(&intent, &intent.stage);
         self.persist(&intent);
         intent
     }
@@ -63,6 +60,7 @@ impl Submitter {
         while !intent.stage.is_final() {
             match self.step(&intent).await {
                 Ok(Some(next)) => {
+                    report(&intent, &next);
                     intent.stage = next;
                     self.persist(&intent);
                 }
@@ -81,7 +79,8 @@ impl Submitter {
             Stage::Planned => self.commit(intent).await,
             Stage::Committing { tx } => {
                 let mut tx = tx.clone();
-                self.tx.broadcast(&tx).await?;
+                // `confirm` re-sends (and bumps fees) when this broadcast is refused.
+                let _ = self.tx.broadcast(&tx).await;
                 let receipt = self
                     .tx
                     .confirm(&mut tx, |t| {
@@ -169,7 +168,8 @@ impl Submitter {
     }
 
     async fn land(&self, intent: &Intent, mut tx: super::SentTx) -> Result<Option<Stage>, TxError> {
-        self.tx.broadcast(&tx).await?;
+        // `confirm` re-sends (and bumps fees) when this broadcast is refused.
+        let _ = self.tx.broadcast(&tx).await;
         let confirmed = self
             .tx
             .confirm(&mut tx, |t| {
@@ -246,6 +246,7 @@ impl Submitter {
         let data = NativeRollup::depositChallengerBondCall {}.abi_encode().into();
         self.tx.send(self.rollup, data, top_up, |_| {}).await?;
         tracing::info!(target: TARGET, %top_up, "challenger bond deposited");
+        metrics::gauge!("native_challenger_submitter_bond_wei").set(f64::from(bond + top_up));
         Ok(())
     }
 
@@ -265,6 +266,26 @@ impl Submitter {
             Ok(r) => tracing::info!(target: TARGET, tx = %r.transaction_hash, "rewards withdrawn"),
             Err(err) => tracing::warn!(target: TARGET, %err, "withdrawing rewards failed"),
         }
+    }
+}
+
+/// Logs and counts a stage change (the changes that matter to an operator).
+fn report(intent: &Intent, next: &Stage) {
+    let batch = intent.batch_id;
+    match next {
+        Stage::Committing { .. } | Stage::Revealing { .. } => {
+            metrics::counter!("native_challenger_submitter_challenges_submitted_total")
+                .increment(1);
+        }
+        Stage::StoodDown { reason } => {
+            tracing::warn!(target: TARGET, batch, %reason, "standing down: the batch cannot be convicted by us any more");
+            metrics::counter!("native_challenger_submitter_stood_down_total").increment(1);
+        }
+        Stage::Refused { reason } => {
+            tracing::error!(target: TARGET, batch, %reason, "ALARM: challenge refused");
+            metrics::counter!("native_challenger_submitter_challenges_refused_total").increment(1);
+        }
+        _ => {}
     }
 }
 

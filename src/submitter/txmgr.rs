@@ -91,6 +91,15 @@ impl TxError {
     }
 }
 
+/// Whether a node refused a transaction for its fees (cap below the base fee, or a
+/// replacement that does not pay enough more).
+fn is_underpriced(err: &TxError) -> bool {
+    let text = err.to_string().to_lowercase();
+    ["underpriced", "less than block base fee", "fee cap", "feecap", "max fee per gas less than"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
 /// The transaction manager. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct TxManager {
@@ -262,8 +271,23 @@ impl TxManager {
                     last_send = Instant::now();
                 }
                 // Re-broadcast each poll: a no-op while the node knows it, a re-send after a
-                // reorg dropped it from blocks and pool.
-                self.broadcast(tx).await?;
+                // reorg dropped it from blocks and pool. A node that dropped it because the base
+                // fee rose past its cap refuses it as underpriced: bump now and send that.
+                match self.broadcast(tx).await {
+                    Ok(()) => {}
+                    Err(err) if is_underpriced(&err) => {
+                        self.bump(tx)?;
+                        persist(tx);
+                        tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, %err, "fee bump after an underpriced refusal");
+                        metrics::counter!("native_challenger_submitter_fee_bumps_total")
+                            .increment(1);
+                        last_send = Instant::now();
+                        if let Err(err) = self.broadcast(tx).await {
+                            tracing::warn!(target: "native_challenger::submitter", %err, "re-broadcast refused; retrying at the next poll");
+                        }
+                    }
+                    Err(err) => return Err(err),
+                }
             }
             if started.elapsed() >= self.policy.timeout {
                 return Err(TxError::Timeout(self.policy.timeout));

@@ -86,14 +86,13 @@ pub async fn open_l2_store(
     let genesis_batch = NativeRollup::batchCall::abi_decode_returns(&out)
         .map_err(|e| DaemonError::L1(format!("{rollup} is not a rollup contract: {e}")))?;
     let addresses: Vec<Address> = dev_users(users).iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev(chain_id, genesis_batch.lastTimestamp, &addresses);
-    let (_, header) = genesis.build().map_err(|e| DaemonError::Genesis(e.to_string()))?;
-    if header.state_root != genesis_batch.lastStateRoot {
-        return Err(DaemonError::Genesis(format!(
-            "the contract's genesis root {} is not the dev genesis of chain {chain_id} with {users} users ({})",
-            genesis_batch.lastStateRoot, header.state_root
-        )));
-    }
+    let genesis = L2Genesis::dev_matching(
+        chain_id,
+        &addresses,
+        genesis_batch.lastTimestamp,
+        genesis_batch.lastStateRoot,
+    )
+    .map_err(DaemonError::Genesis)?;
     let store = StateStore::open(path)?;
     genesis.init_store(&store).map_err(|e| DaemonError::Genesis(e.to_string()))?;
     Ok(store)

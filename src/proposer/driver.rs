@@ -111,14 +111,13 @@ pub async fn open_proposer(
     let genesis_batch = client.batch(0).await?;
     let users = dev_users(DEV_L2_USERS);
     let addresses: Vec<Address> = users.iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev(chain_id, genesis_batch.lastTimestamp, &addresses);
-    let (_, header) = genesis.build().map_err(|e| ProposerError::Genesis(e.to_string()))?;
-    if header.state_root != genesis_batch.lastStateRoot {
-        return Err(ProposerError::Genesis(format!(
-            "the contract's genesis root is {}, the dev genesis for chain {chain_id} is {}",
-            genesis_batch.lastStateRoot, header.state_root
-        )));
-    }
+    let genesis = L2Genesis::dev_matching(
+        chain_id,
+        &addresses,
+        genesis_batch.lastTimestamp,
+        genesis_batch.lastStateRoot,
+    )
+    .map_err(ProposerError::Genesis)?;
     let store = StateStore::open(store_path)?;
     genesis.init_store(&store).map_err(|e| ProposerError::Genesis(e.to_string()))?;
     let schedule = match network(DEFAULT_FORK) {

@@ -56,6 +56,26 @@ impl L2Genesis {
         Self { chain_id, timestamp, alloc }
     }
 
+    /// The dev genesis of `chain_id` over `users`, as a rollup deployed over it records it in
+    /// its batch 0 (`timestamp`, `state_root`); an error says why it is not that genesis.
+    pub fn dev_matching(
+        chain_id: u64,
+        users: &[Address],
+        timestamp: u64,
+        state_root: B256,
+    ) -> Result<Self, String> {
+        let genesis = Self::dev(chain_id, timestamp, users);
+        let (_, header) = genesis.build().map_err(|e| e.to_string())?;
+        if header.state_root != state_root {
+            return Err(format!(
+                "the contract's genesis root {state_root} is not the dev genesis of chain {chain_id} with {} users ({})",
+                users.len(),
+                header.state_root
+            ));
+        }
+        Ok(genesis)
+    }
+
     /// The genesis state and header.
     pub fn build(&self) -> Result<(GenesisState, L2Header), GenesisError> {
         l2_genesis(&self.alloc)

@@ -20,9 +20,8 @@ impl Submitter {
             return existing;
         }
         metrics::counter!("native_challenger_submitter_challenges_planned_total").increment(1);
-        let planned = self_check(rules, lie).and_then(|()| {
-            plan(lie, self.address(), new_salt(), descendants, &self.policy.budgets)
-        });
+        let planned = self_check(rules, lie)
+            .and_then(|()| plan(lie, new_salt(), descendants, &self.policy.budgets));
         let intent = match planned {
             Ok((mut intent, chunk)) => {
                 if let Err(refusal) = self.worth_it(&chunk).await {
@@ -294,15 +293,5 @@ fn with_stage(intent: &Intent, stage: Stage) -> Intent {
 }
 
 fn refused(lie: &Lie, refusal: &Refusal) -> Intent {
-    Intent {
-        batch_id: lie.batch_id,
-        block_index: lie.index as u64,
-        claimed: lie.claimed.clone(),
-        post_state_root: lie.local.post_state_root,
-        gas_used: lie.local.gas_used,
-        trace: lie.trace.clone(),
-        salt: alloy_primitives::B256::ZERO,
-        proposed_at: lie.l1_timestamp,
-        stage: Stage::Refused { reason: refusal.to_string() },
-    }
+    Intent::new(lie, alloy_primitives::B256::ZERO, Stage::Refused { reason: refusal.to_string() })
 }

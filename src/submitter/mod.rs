@@ -77,6 +77,21 @@ pub struct Intent {
 }
 
 impl Intent {
+    /// The intent to prove `lie` with the local transition, at `stage`.
+    pub fn new(lie: &Lie, salt: B256, stage: Stage) -> Self {
+        Self {
+            batch_id: lie.batch_id,
+            block_index: lie.index as u64,
+            claimed: lie.claimed.clone(),
+            post_state_root: lie.local.post_state_root,
+            gas_used: lie.local.gas_used,
+            trace: lie.trace.clone(),
+            salt,
+            proposed_at: lie.l1_timestamp,
+            stage,
+        }
+    }
+
     pub fn key(&self) -> String {
         format!("batch-{:020}-block-{:06}", self.batch_id, self.block_index)
     }
@@ -168,23 +183,11 @@ pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
 /// The plan for a lie's challenge: it fits every budget, or the alarm's numbers.
 pub fn plan(
     lie: &Lie,
-    challenger: Address,
     salt: B256,
     descendants: u64,
     budgets: &Budgets,
 ) -> Result<(Intent, ChunkPlan), Refusal> {
-    let intent = Intent {
-        batch_id: lie.batch_id,
-        block_index: lie.index as u64,
-        claimed: lie.claimed.clone(),
-        post_state_root: lie.local.post_state_root,
-        gas_used: lie.local.gas_used,
-        trace: lie.trace.clone(),
-        salt,
-        proposed_at: lie.l1_timestamp,
-        stage: Stage::Planned,
-    };
-    let _ = challenger;
+    let intent = Intent::new(lie, salt, Stage::Planned);
     let calldata = NativeRollup::challengeCall {
         batchId: intent.batch_id,
         checkpoints: intent.claimed.iter().map(to_sol).collect(),

@@ -6,6 +6,7 @@
 //! it), the EXECUTE [`precompile`] and the embedded dev L1 ([`devnet`]) that hosts it, the L1
 //! [`rollup`] contract's bindings and client, and a [`proposer`] that can lie on purpose.
 
+pub mod audit;
 pub mod bench;
 pub mod bisect;
 pub mod config;

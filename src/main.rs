@@ -46,6 +46,10 @@ enum Command {
     Bond(commands::bond::BondArgs),
     /// Build L2 blocks from a workload and propose them to a rollup contract, optionally lying.
     Propose(commands::propose::ProposeArgs),
+    /// Replay a range of batches from L1 data alone (no key) and report a verdict per batch.
+    Replay(commands::replay::ReplayArgs),
+    /// Re-check an audit bundle offline with the stateless verifier alone.
+    VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
     /// EXECUTE's throughput and L1 gas on typical L2 blocks.
     Bench {
@@ -135,6 +139,8 @@ fn run(cli: Cli) -> Result<()> {
         Command::Demo(args) => commands::demo::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Bond(args) => commands::bond::run(args),
+        Command::Replay(args) => commands::replay::run(args),
+        Command::VerifyBundle(args) => commands::verify_bundle::run(args),
     }
 }
 

@@ -4,4 +4,6 @@ pub mod bond;
 pub mod demo;
 pub mod keys;
 pub mod propose;
+pub mod replay;
 pub mod run;
+pub mod verify_bundle;

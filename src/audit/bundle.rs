@@ -1,0 +1,250 @@
+//! Audit bundles: per L2 block checked, the exact EXECUTE input that proves its correct
+//! transition, and a `manifest.json` describing them (format in docs/audit.md).
+//!
+//! Input: the watcher's batch records (in id order) and each batch's proposing calldata,
+//! read again from L1. Output: `block-<n>.bin` files (`ExecuteCall::abi_encode()` of
+//! pre-root, the locally computed post-root, the one-block trace and gas) and the manifest.
+//! The exporter replays the blocks on its own L2 store (a second copy of the state, so the
+//! watcher is untouched) and records each block's trace from the state before it. Progress
+//! (the last batch processed) is kept next to that store, so an interrupted export resumes.
+
+use super::AuditError;
+use super::report::{RootGas, write_atomic};
+use crate::execute_local::chain::ChainRules;
+use crate::execute_local::execute::record_trace;
+use crate::execute_local::l2::L2Block;
+use crate::execute_local::replay::execute_on_store;
+use crate::execute_local::store::{StateStore, StoreError};
+use crate::protocol::{BlockInputs, Checkpoint, ExecuteCall};
+use crate::rollup::NativeRollup;
+use crate::watcher::{BatchRecord, L1Source, Verdict, WatchDb};
+use alloy_primitives::{Address, B256, keccak256};
+use alloy_sol_types::SolCall;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The manifest's format tag.
+pub const FORMAT: &str = "native-challenger-audit-bundle/1";
+pub const MANIFEST: &str = "manifest.json";
+
+/// What the replay concluded about one block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BlockVerdict {
+    /// The claimed checkpoint equals the local one.
+    Valid,
+    /// The first divergent block of its batch: the file proves the correct transition.
+    Invalid,
+}
+
+/// One block of the bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockEntry {
+    pub block: u64,
+    pub file: String,
+    pub keccak256: B256,
+    pub pre_state_root: B256,
+    /// The locally computed (correct) post-state root, as in the file.
+    pub post_state_root: B256,
+    pub gas_used: u64,
+    pub batch_id: u64,
+    pub index_in_batch: usize,
+    pub l1_block: u64,
+    pub l1_tx: B256,
+    pub claimed: Checkpoint,
+    pub verdict: BlockVerdict,
+}
+
+/// The bundle's `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub chain_id: u64,
+    /// The fork the L2 runs (`[chain] fork`), which fixes the EXECUTE rules.
+    pub fork: String,
+    pub rollup: Address,
+    pub blocks: Vec<BlockEntry>,
+}
+
+impl Manifest {
+    pub fn load(dir: &Path) -> Result<Self, AuditError> {
+        let path = dir.join(MANIFEST);
+        let bytes =
+            std::fs::read(&path).map_err(|error| AuditError::Io { path: path.clone(), error })?;
+        serde_json::from_slice(&bytes)
+            .map_err(|e| AuditError::Format { path, reason: e.to_string() })
+    }
+
+    pub fn save(&self, dir: &Path) -> Result<(), AuditError> {
+        let path = dir.join(MANIFEST);
+        let bytes = serde_json::to_vec_pretty(self)
+            .map_err(|e| AuditError::Format { path: path.clone(), reason: e.to_string() })?;
+        write_atomic(&path, &bytes)
+    }
+
+    /// Adds or replaces (a resumed export may redo a block) the entry of `entry.block`.
+    fn put(&mut self, entry: BlockEntry) {
+        self.blocks.retain(|e| e.block != entry.block);
+        self.blocks.push(entry);
+        self.blocks.sort_by_key(|e| e.block);
+    }
+}
+
+/// Writes a bundle. See the module documentation.
+pub struct BundleExporter {
+    dir: PathBuf,
+    store: StateStore,
+    rules: ChainRules,
+    manifest: Manifest,
+    range: (u64, u64),
+    progress: PathBuf,
+    done: u64,
+}
+
+impl BundleExporter {
+    /// `store` is at the rollup's genesis or where a previous export left it; `progress` is
+    /// the file that remembers the last batch processed (kept next to `store`).
+    pub fn open(
+        dir: PathBuf,
+        store: StateStore,
+        rules: ChainRules,
+        header: Manifest,
+        range: (u64, u64),
+        progress: PathBuf,
+    ) -> Result<Self, AuditError> {
+        std::fs::create_dir_all(&dir)
+            .map_err(|error| AuditError::Io { path: dir.clone(), error })?;
+        let manifest = match Manifest::load(&dir) {
+            Ok(m) if m.chain_id == header.chain_id && m.rollup == header.rollup => m,
+            Ok(_) => {
+                return Err(AuditError::Format {
+                    path: dir.join(MANIFEST),
+                    reason: "an existing bundle of another chain or rollup".into(),
+                });
+            }
+            Err(AuditError::Io { .. }) => header,
+            Err(e) => return Err(e),
+        };
+        let done = match std::fs::read_to_string(&progress) {
+            Ok(s) => s.trim().parse().map_err(|e| AuditError::Format {
+                path: progress.clone(),
+                reason: format!("{e}"),
+            })?,
+            Err(_) => 0,
+        };
+        Ok(Self { dir, store, rules, manifest, range, progress, done })
+    }
+
+    /// Processes every checked batch after the last one processed, in id order.
+    pub async fn export_pending<S: L1Source>(
+        &mut self,
+        db: &WatchDb,
+        source: &S,
+    ) -> Result<(), AuditError> {
+        for record in db.batches()? {
+            if record.id <= self.done || record.id > self.range.1 {
+                continue;
+            }
+            if !matches!(record.verdict, Verdict::Skipped { .. }) {
+                let input =
+                    source.tx_input(record.tx_hash).await.map_err(|e| export(&record, e))?;
+                let input = input.ok_or_else(|| export(&record, "the node lost the proposal"))?;
+                let blocks = decode_blocks(&input).map_err(|e| export(&record, e))?;
+                self.batch(&record, &blocks)?;
+            }
+            self.done = record.id;
+            write_atomic(&self.progress, self.done.to_string().as_bytes())?;
+        }
+        Ok(())
+    }
+
+    /// Replays a batch's blocks on the exporter's store up to its verdict's end, writing
+    /// each block's file when the batch is in range.
+    fn batch(&mut self, record: &BatchRecord, blocks: &[BlockInputs]) -> Result<(), AuditError> {
+        let before = record.first_block.saturating_sub(1);
+        let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
+        if head.number > before {
+            self.store.rollback_to(before)?;
+        } else if head.number < before {
+            return Err(export(record, format!("the bundle state is at L2 block {}", head.number)));
+        }
+        let (count, lie) = match record.verdict {
+            Verdict::Invalid { index } => (index + 1, Some(index)),
+            _ => (blocks.len(), None),
+        };
+        let in_range = record.id >= self.range.0;
+        for (index, inputs) in blocks.iter().take(count).enumerate() {
+            let block = L2Block::new(inputs.clone()).map_err(|e| export(record, e))?;
+            if in_range {
+                self.write_block(record, index, &block)?;
+            }
+            if lie != Some(index) {
+                let pending = execute_on_store(&self.store, &self.rules, &block)
+                    .map_err(|e| export(record, e))?;
+                pending.commit(&self.store)?;
+            }
+        }
+        if in_range {
+            self.manifest.save(&self.dir)?;
+        }
+        Ok(())
+    }
+
+    /// Records the block's trace from the store's head and writes its EXECUTE input.
+    fn write_block(
+        &mut self,
+        record: &BatchRecord,
+        index: usize,
+        block: &L2Block,
+    ) -> Result<(), AuditError> {
+        let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
+        let (trace, steps) = record_trace(&self.store, &self.rules, std::slice::from_ref(block))
+            .map_err(|e| export(record, e))?;
+        let step = steps.last().ok_or_else(|| export(record, "the trace has no step"))?;
+        let local =
+            RootGas { post_state_root: step.post_state_root, gas_used: step.outcome.gas_used };
+        if record.local.get(index).map(RootGas::from) != Some(local) {
+            return Err(export(
+                record,
+                format!("block {index}: the bundle replay disagrees with the watcher"),
+            ));
+        }
+        let call = ExecuteCall {
+            pre_state_root: head.state_root,
+            post_state_root: local.post_state_root,
+            trace: trace.encode().map_err(|e| export(record, e))?.into(),
+            gas_used: local.gas_used,
+        };
+        let number = record.first_block + index as u64;
+        let file = format!("block-{number}.bin");
+        let bytes = call.abi_encode();
+        write_atomic(&self.dir.join(&file), &bytes)?;
+        let claimed = record.claimed.get(index).copied().unwrap_or_default();
+        let valid = record.claimed.get(index) == record.local.get(index);
+        self.manifest.put(BlockEntry {
+            block: number,
+            file,
+            keccak256: keccak256(&bytes),
+            pre_state_root: call.pre_state_root,
+            post_state_root: call.post_state_root,
+            gas_used: call.gas_used,
+            batch_id: record.id,
+            index_in_batch: index,
+            l1_block: record.l1_block,
+            l1_tx: record.tx_hash,
+            claimed,
+            verdict: if valid { BlockVerdict::Valid } else { BlockVerdict::Invalid },
+        });
+        Ok(())
+    }
+}
+
+fn export(record: &BatchRecord, reason: impl std::fmt::Display) -> AuditError {
+    AuditError::Export { batch: record.id, reason: reason.to_string() }
+}
+
+/// The block inputs of a `propose` call (the watcher already checked it against its event).
+fn decode_blocks(input: &[u8]) -> Result<Vec<BlockInputs>, String> {
+    let call = NativeRollup::proposeCall::abi_decode(input).map_err(|e| e.to_string())?;
+    call.blocks.iter().map(|b| BlockInputs::decode(b).map_err(|e| e.to_string())).collect()
+}

@@ -1,0 +1,130 @@
+//! Audits on the dev L1, through the library the commands wrap: `replay` over a range with honest and faulty
+//! batches gives the right verdicts, resumes after an interruption without re-checking
+//! finished batches, and exports a bundle `verify-bundle` accepts; tampered bundles (a
+//! flipped byte in a block file, an edited manifest root) are rejected with a precise reason.
+
+mod common;
+
+use common::e2e::E2e;
+use native_challenger::audit::bundle::{BlockVerdict, Manifest};
+use native_challenger::audit::open::{RangeOptions, replay_range};
+use native_challenger::audit::report::{BatchVerdict, Report};
+use native_challenger::audit::verify::verify_bundle;
+use native_challenger::config::Config;
+use native_challenger::proposer::Fault;
+use native_challenger::protocol::ExecuteCall;
+use std::path::Path;
+use std::time::Duration;
+
+/// The replay, in-process (the library the `replay` command wraps).
+async fn replay(config: &Config, to: u64, bundle: &Path) -> Report {
+    let options = RangeOptions {
+        from: 1,
+        to,
+        export_bundles: Some(bundle.to_path_buf()),
+        wait: Duration::from_secs(60),
+    };
+    replay_range(config, &options, |_| {}).await.expect("replay")
+}
+
+/// `verify-bundle`'s verdict: whether it passed, and every disagreement as one line each.
+fn verify(dir: &Path) -> (bool, String) {
+    let report = verify_bundle(dir, 2).expect("verify");
+    let lines: Vec<String> =
+        report.disagreements.iter().map(|d| format!("block {}: {}", d.block, d.reason)).collect();
+    (report.disagreements.is_empty(), lines.join("\n"))
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("entry");
+        std::fs::copy(entry.path(), to.join(entry.file_name())).expect("copy");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn replay_gives_verdicts_resumes_and_exports_a_bundle_that_verifies() {
+    let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+    let (honest, _) = e.propose(None).await;
+    let work = e.dir.path().join("audit");
+    std::fs::create_dir_all(&work).unwrap();
+    let config = e.config("replay", None);
+    let bundle = work.join("bundle");
+
+    // Interrupted: stop after the first batch; more history lands; resume to the last.
+    let first = replay(&config, honest, &bundle).await;
+    assert_eq!(first.batches.len(), 1);
+    assert!(first.batches[0].checked_this_run);
+    let fault = Fault::WrongPostRoot { block: 1 };
+    let (lie, lie_batch) = e.propose(Some(fault)).await;
+    let (on_lie, _) = e.propose(None).await;
+    let report = replay(&config, on_lie, &bundle).await;
+    let ids: Vec<u64> = report.batches.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![honest, lie, on_lie]);
+    assert!(!report.batches[0].checked_this_run, "batch {honest} re-checked after resuming");
+    assert!(report.batches[1].checked_this_run && report.batches[2].checked_this_run);
+
+    assert_eq!(report.batches[0].verdict, BatchVerdict::Valid);
+    match &report.batches[1].verdict {
+        BatchVerdict::Invalid { first_divergent_block, index, correct, claimed } => {
+            assert_eq!(*index, 1);
+            assert_eq!(*first_divergent_block, report.batches[1].first_block + 1);
+            assert_eq!(correct.post_state_root, lie_batch.honest[1].post_state_root);
+            assert_ne!(claimed.post_state_root, correct.post_state_root);
+        }
+        other => panic!("batch {lie}: {other:?}"),
+    }
+    assert!(matches!(report.batches[2].verdict, BatchVerdict::Skipped { .. }));
+    assert_eq!((report.totals.valid, report.totals.invalid, report.totals.skipped), (1, 1, 1));
+
+    // The bundle: both blocks of the honest batch, and the lie's batch up to its lie.
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    let blocks: Vec<(u64, BlockVerdict)> =
+        manifest.blocks.iter().map(|b| (b.batch_id, b.verdict)).collect();
+    use BlockVerdict::{Invalid, Valid};
+    assert_eq!(blocks, vec![(honest, Valid), (honest, Valid), (lie, Valid), (lie, Invalid)]);
+    let (ok, stderr) = verify(&bundle);
+    assert!(ok, "the bundle does not verify: {stderr}");
+
+    // Tampered: a flipped byte in a block file.
+    let flipped = work.join("flipped");
+    copy_dir(&bundle, &flipped);
+    let file = flipped.join(&manifest.blocks[1].file);
+    let mut bytes = std::fs::read(&file).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&file, bytes).unwrap();
+    let (ok, stderr) = verify(&flipped);
+    assert!(!ok);
+    assert!(stderr.contains(&format!("block {}", manifest.blocks[1].block)), "{stderr}");
+    assert!(stderr.contains("hash mismatch"), "{stderr}");
+
+    // Tampered: an edited root in the manifest.
+    let edited = work.join("edited");
+    copy_dir(&bundle, &edited);
+    let mut m = manifest.clone();
+    m.blocks[2].post_state_root = m.blocks[1].post_state_root;
+    m.save(&edited).unwrap();
+    let (ok, stderr) = verify(&edited);
+    assert!(!ok);
+    assert!(stderr.contains("post_state_root in the file differs from the manifest's"), "{stderr}");
+
+    // Tampered consistently: a block file re-encoded with another root, and the manifest's
+    // root and hash updated to match: EXECUTE itself refuses it.
+    let forged = work.join("forged");
+    copy_dir(&bundle, &forged);
+    let mut m = manifest.clone();
+    let entry = &mut m.blocks[0];
+    let original = std::fs::read(bundle.join(&entry.file)).unwrap();
+    let mut call = ExecuteCall::abi_decode(&original).expect("call");
+    call.post_state_root = manifest.blocks[1].post_state_root;
+    let bytes = call.abi_encode();
+    std::fs::write(forged.join(&entry.file), &bytes).unwrap();
+    entry.post_state_root = call.post_state_root;
+    entry.keccak256 = alloy_primitives::keccak256(&bytes);
+    m.save(&forged).unwrap();
+    let (ok, stderr) = verify(&forged);
+    assert!(!ok);
+    assert!(stderr.contains("EXECUTE returned false"), "{stderr}");
+}

@@ -128,3 +128,31 @@ async fn replay_gives_verdicts_resumes_and_exports_a_bundle_that_verifies() {
     assert!(!ok);
     assert!(stderr.contains("EXECUTE returned false"), "{stderr}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_gas_used_is_reported_at_its_block_and_its_bundle_verifies() {
+    let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+    let (honest, _) = e.propose(None).await;
+    let (lie, lie_batch) = e.propose(Some(Fault::WrongGasUsed { block: 0 })).await;
+    let config = e.config("replay", None);
+    let bundle = e.dir.path().join("bundle");
+    let report = replay(&config, lie, &bundle).await;
+    let ids: Vec<u64> = report.batches.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![honest, lie]);
+    assert_eq!(report.batches[0].verdict, BatchVerdict::Valid);
+    match &report.batches[1].verdict {
+        BatchVerdict::Invalid { first_divergent_block, index, correct, claimed } => {
+            assert_eq!(*index, 0);
+            assert_eq!(*first_divergent_block, report.batches[1].first_block);
+            assert_eq!(correct.gas_used, lie_batch.honest[0].gas_used);
+            assert_eq!(correct.post_state_root, claimed.post_state_root);
+            assert_ne!(correct.gas_used, claimed.gas_used);
+        }
+        other => panic!("batch {lie}: {other:?}"),
+    }
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    let last = manifest.blocks.last().expect("blocks");
+    assert_eq!((last.batch_id, last.verdict), (lie, BlockVerdict::Invalid));
+    let (ok, stderr) = verify(&bundle);
+    assert!(ok, "the bundle does not verify: {stderr}");
+}

@@ -247,8 +247,9 @@ pub fn section(rows: &[LatencyRow]) -> String {
     let mut out = String::from(
         "\n## Challenger latency: wrong proposal to challenge sent\n\n\
          Measured by `native-challenger bench` against the embedded dev L1 over JSON-RPC. One batch of \
-         full 1M-gas blocks (the rollup's `MAX_L2_GAS_LIMIT`; transfers, ERC-20 transfers and storage \
-         churn) whose LAST block lies, so the whole batch is replayed before the lie is found. The clock \
+         blocks with a 1M gas limit (the rollup's `MAX_L2_GAS_LIMIT`), each filled with transfers, \
+         ERC-20 transfers and storage churn until the transactions' gas limits reach it (they use \
+         about 65% of it), whose LAST block lies, so the whole batch is replayed before the lie is found. The clock \
          starts when the proposal's receipt is in (L1 inclusion) and stops when the commitment \
          transaction, the first of the two challenge transactions, is broadcast. In between, a fresh \
          watcher reads the contract's events from L1 block 0, fetches and decodes the proposing \

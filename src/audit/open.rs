@@ -1,4 +1,4 @@
-//! Everything `replay` needs, built from a configuration: the watcher over an [`RpcSource`]
+//! Everything `replay` needs, built from a configuration: the daemon's watcher over an `RpcSource`
 //! with the configured confirmations and its own state (`[store] path`), and, when asked,
 //! the bundle exporter with its second L2 store.
 //!
@@ -11,11 +11,8 @@ use super::bundle::{BundleExporter, FORMAT, Manifest};
 use super::report::Report;
 use super::{AuditError, ReplayPlan, replay};
 use crate::config::Config;
-use crate::daemon::{open_l2_store, rules};
-use crate::watcher::{RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
-use alloy_provider::{Provider, ProviderBuilder};
+use crate::daemon::{open_l2_store, open_watcher};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// What to replay and where to put the bundle.
@@ -35,35 +32,10 @@ pub async fn replay_range(
     progress: impl FnMut(&str),
 ) -> Result<Report, AuditError> {
     let l1 = config.l1()?;
-    let policy = RetryPolicy {
-        attempts: l1.retry_attempts,
-        max_log_range: l1.max_log_range,
-        ..RetryPolicy::default()
-    };
-    let source = RpcSource::connect(&l1.rpc, policy).await?;
-    let first = l1.rpc.first().ok_or_else(|| AuditError::L1("no [l1] rpc endpoint".into()))?;
-    let reader = ProviderBuilder::new()
-        .connect(first)
-        .await
-        .map_err(|e| AuditError::L1(e.to_string()))?
-        .erased();
-    let rules = rules(config)?;
+    let opened = open_watcher(config).await?;
+    let (mut watcher, reader, rules) = (opened.watcher, opened.reader, opened.rules);
     let path = &config.store.path;
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent)
-            .map_err(|error| AuditError::Io { path: parent.to_path_buf(), error })?;
-    }
     let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
-    let store = open_l2_store(&reader, l1.rollup, chain, users, path).await?;
-    let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
-    let watch = WatchConfig {
-        rollup: l1.rollup,
-        confirmations: l1.confirmations,
-        finalized: l1.finalized,
-        start_block: l1.start_block,
-        max_range: l1.max_log_range,
-    };
-    let mut watcher = Watcher::new(source, watch, db, Arc::new(store), rules.clone());
     let mut exporter = match &options.export_bundles {
         None => None,
         Some(dir) => {

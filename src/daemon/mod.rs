@@ -41,6 +41,8 @@ pub enum DaemonError {
     Store(#[from] crate::execute_local::store::StoreError),
     #[error("genesis: {0}")]
     Genesis(String),
+    #[error("creating {}: {error}", path.display())]
+    Io { path: std::path::PathBuf, error: std::io::Error },
     #[error("L1: {0}")]
     L1(String),
     #[error(
@@ -106,6 +108,51 @@ pub fn rules(config: &Config) -> Result<ChainRules, DaemonError> {
     }
 }
 
+/// The watcher of a configuration, with what it was opened from.
+pub struct OpenedWatcher {
+    pub watcher: Watcher<RpcSource>,
+    pub db: Arc<WatchDb>,
+    /// A plain provider on the first endpoint.
+    pub reader: DynProvider,
+    pub rules: ChainRules,
+}
+
+/// Connects to `[l1]` and opens the L2 store (`[store] path`, created if needed, checked against
+/// the rollup's genesis) and the challenger's records beside it (`<path>.challenger`).
+pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError> {
+    let l1 = config.l1()?;
+    let policy = RetryPolicy {
+        attempts: l1.retry_attempts,
+        max_log_range: l1.max_log_range,
+        ..RetryPolicy::default()
+    };
+    let source = RpcSource::connect(&l1.rpc, policy).await?;
+    let first = l1.rpc.first().ok_or(crate::config::ConfigError::NoEndpoint)?;
+    let reader = ProviderBuilder::new()
+        .connect(first)
+        .await
+        .map_err(|e| DaemonError::L1(e.to_string()))?
+        .erased();
+    let rules = rules(config)?;
+    let path = &config.store.path;
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)
+            .map_err(|error| DaemonError::Io { path: parent.to_path_buf(), error })?;
+    }
+    let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
+    let store = open_l2_store(&reader, l1.rollup, chain, users, path).await?;
+    let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
+    let watch = WatchConfig {
+        rollup: l1.rollup,
+        confirmations: l1.confirmations,
+        finalized: l1.finalized,
+        start_block: l1.start_block,
+        max_range: l1.max_log_range,
+    };
+    let watcher = Watcher::new(source, watch, db.clone(), Arc::new(store), rules.clone());
+    Ok(OpenedWatcher { watcher, db, reader, rules })
+}
+
 impl Daemon {
     /// Connects and opens everything. `key` is required unless `watch_only`.
     pub async fn build(
@@ -114,36 +161,8 @@ impl Daemon {
         watch_only: bool,
     ) -> Result<Self, DaemonError> {
         let l1 = config.l1()?;
-        let policy = RetryPolicy {
-            attempts: l1.retry_attempts,
-            max_log_range: l1.max_log_range,
-            ..RetryPolicy::default()
-        };
-        let source = RpcSource::connect(&l1.rpc, policy).await?;
-        let first = &l1.rpc[0];
-        let reader = ProviderBuilder::new()
-            .connect(first)
-            .await
-            .map_err(|e| DaemonError::L1(e.to_string()))?
-            .erased();
-        let rules = rules(config)?;
-        let store = open_l2_store(
-            &reader,
-            l1.rollup,
-            config.chain.chain_id,
-            config.genesis.dev_users,
-            &config.store.path,
-        )
-        .await?;
-        let db = Arc::new(WatchDb::open(&config.store.path.with_extension("challenger"))?);
-        let watch = WatchConfig {
-            rollup: l1.rollup,
-            confirmations: l1.confirmations,
-            finalized: l1.finalized,
-            start_block: l1.start_block,
-            max_range: l1.max_log_range,
-        };
-        let watcher = Watcher::new(source, watch, db.clone(), Arc::new(store), rules.clone());
+        let opened = open_watcher(config).await?;
+        let (watcher, db, rules) = (opened.watcher, opened.db, opened.rules);
         let watch_only = watch_only || config.challenger.mode == Mode::WatchOnly;
         let submitter = match (watch_only, key) {
             (true, _) => None,

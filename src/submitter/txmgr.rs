@@ -56,12 +56,28 @@ pub struct SentTx {
     pub value: U256,
     pub nonce: u64,
     pub gas: u64,
+    #[serde(with = "decimal")]
     pub max_fee: u128,
+    #[serde(with = "decimal")]
     pub tip: u128,
     /// Hashes of every version sent, newest last.
     pub hashes: Vec<B256>,
     /// The newest version, signed.
     pub raw: Bytes,
+}
+
+/// u128 as a decimal string: JSON numbers (serde_json) do not carry 128-bit integers.
+mod decimal {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    pub fn serialize<S: Serializer>(value: &u128, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&value.to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u128, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(|e| D::Error::custom(format!("{text:?} is not a u128: {e}")))
+    }
 }
 
 /// Why a transaction did not get through.
@@ -320,5 +336,28 @@ impl TxManager {
         persist(&tx);
         self.broadcast(&tx).await?;
         self.confirm(&mut tx, persist).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_transaction_survives_its_json_record() {
+        let tx = SentTx {
+            to: Address::repeat_byte(1),
+            data: Bytes::from_static(b"call"),
+            value: U256::from(7),
+            nonce: 3,
+            gas: 21_000,
+            max_fee: u128::MAX - 1,
+            tip: 1_000_000_000,
+            hashes: vec![B256::repeat_byte(2)],
+            raw: Bytes::from_static(b"raw"),
+        };
+        let json = serde_json::to_vec(&tx).expect("encode");
+        let back: SentTx = serde_json::from_slice(&json).expect("decode");
+        assert_eq!(back, tx);
     }
 }

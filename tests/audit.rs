@@ -1,14 +1,19 @@
-//! Audits on the dev L1, through the library the commands wrap: `replay` over a range with honest and faulty
-//! batches gives the right verdicts, resumes after an interruption without re-checking
-//! finished batches, and exports a bundle `verify-bundle` accepts; tampered bundles (a
-//! flipped byte in a block file, an edited manifest root) are rejected with a precise reason.
+//! Audits on the dev L1: `replay` over a range with honest and faulty batches gives the right
+//! verdicts, resumes after an interruption without re-checking finished batches, and
+//! exports a bundle `verify-bundle` accepts; tampered bundles (a flipped byte in a block
+//! file, an edited manifest root, a consistently forged file) are rejected with a precise
+//! reason; the HTML report renders in headless Chromium; the `replay` command itself takes
+//! L1-block bounds and writes both reports.
 
 mod common;
 
+use common::chromium;
 use common::e2e::E2e;
 use native_challenger::audit::bundle::{BlockVerdict, Manifest};
+use native_challenger::audit::html;
 use native_challenger::audit::open::{RangeOptions, replay_range};
-use native_challenger::audit::report::{BatchVerdict, Report};
+use native_challenger::audit::range::Range;
+use native_challenger::audit::report::{BatchReport, BatchVerdict, Report};
 use native_challenger::audit::verify::verify_bundle;
 use native_challenger::config::Config;
 use native_challenger::proposer::Fault;
@@ -19,8 +24,7 @@ use std::time::Duration;
 /// The replay, in-process (the library the `replay` command wraps).
 async fn replay(config: &Config, to: u64, bundle: &Path) -> Report {
     let options = RangeOptions {
-        from: 1,
-        to,
+        range: Range::batches(1, to),
         export_bundles: Some(bundle.to_path_buf()),
         wait: Duration::from_secs(60),
     };
@@ -77,6 +81,7 @@ async fn replay_gives_verdicts_resumes_and_exports_a_bundle_that_verifies() {
     }
     assert!(matches!(report.batches[2].verdict, BatchVerdict::Skipped { .. }));
     assert_eq!((report.totals.valid, report.totals.invalid, report.totals.skipped), (1, 1, 1));
+    the_html_page_renders_in_chromium(&report, &work.join("report.html"));
 
     // The bundle: both blocks of the honest batch, and the lie's batch up to its lie.
     let manifest = Manifest::load(&bundle).expect("manifest");
@@ -127,6 +132,97 @@ async fn replay_gives_verdicts_resumes_and_exports_a_bundle_that_verifies() {
     let (ok, stderr) = verify(&forged);
     assert!(!ok);
     assert!(stderr.contains("EXECUTE returned false"), "{stderr}");
+}
+
+/// The report's page, rendered by headless Chromium: the charts are drawn (pixels of each
+/// verdict's bar colour and of the speed line, far more than the legend's swatches hold) and
+/// the parsed DOM holds every batch's verdict and the lie's roots.
+fn the_html_page_renders_in_chromium(report: &Report, path: &Path) {
+    std::fs::write(path, html::render(report)).expect("write page");
+    let shot = chromium::screenshot(path, 1280, 1600);
+    assert_eq!((shot.width, shot.height), (1280, 1600));
+    let swatch = 12 * 12;
+    for (what, colour) in [("valid", html::VALID_COLOUR), ("invalid", html::INVALID_COLOUR)] {
+        let pixels = shot.count(colour, 8);
+        assert!(pixels > 50 * swatch, "{what} bar: {pixels} pixels of {colour}");
+    }
+    let line = shot.count(html::SPEED_COLOUR, 24);
+    assert!(line > 200, "speed chart: {line} pixels of {}", html::SPEED_COLOUR);
+
+    let dom = chromium::dump_dom(path);
+    assert_eq!(dom.matches("<rect class=\"bar ").count(), report.batches.len(), "{dom}");
+    for b in &report.batches {
+        assert!(dom.contains(&format!("<tr id=\"batch-{}\">", b.id)), "batch {} row", b.id);
+        if let BatchVerdict::Invalid { correct, claimed, .. } = &b.verdict {
+            assert!(dom.contains(&correct.post_state_root.to_string()));
+            assert!(dom.contains(&claimed.post_state_root.to_string()));
+        }
+    }
+    assert!(dom.contains("1 wrong batch(es) found."));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_replay_command_takes_l1_block_bounds_and_writes_both_reports() {
+    let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+    let (honest, _) = e.propose(None).await;
+    let (lie, _) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
+    let (on_lie, _) = e.propose(None).await;
+    // The L1 blocks of the three proposals, from a replay by batch ids.
+    let config = e.config("by-id", None);
+    let bundle = e.dir.path().join("bundle");
+    let by_id = replay(&config, on_lie, &bundle).await;
+    let l1: Vec<u64> = by_id.batches.iter().map(|b| b.l1_block).collect();
+    assert_eq!(l1.len(), 3);
+    assert!(l1[0] < l1[1] && l1[1] < l1[2], "{l1:?}");
+
+    // The command, on a state of its own, from the lie's L1 block to the last proposal's.
+    let dir = e.dir.path().join("cli");
+    std::fs::create_dir_all(&dir).unwrap();
+    let config_path = dir.join("replay.toml");
+    let text = format!(
+        "[chain]\nchain_id = 901\n[store]\npath = \"{}\"\n[l1]\nrpc = [\"{}\"]\nrollup = \"{}\"\n\
+         poll_interval_ms = 100\n",
+        dir.join("l2").display(),
+        e.node.http_url,
+        e.client.address()
+    );
+    std::fs::write(&config_path, text).unwrap();
+    let (json, page) = (dir.join("report.json"), dir.join("report.html"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_native-challenger"))
+        .arg("replay")
+        .arg("--config")
+        .arg(&config_path)
+        .args(["--from", &format!("l1:{}", l1[1]), "--to", &format!("l1:{}", l1[2])])
+        .arg("--report")
+        .arg(&json)
+        .arg("--html")
+        .arg(&page)
+        .args(["--wait-secs", "60"])
+        .output()
+        .expect("run replay");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "replay failed: {stderr}");
+    // Not a terminal: plain progress lines, no bar.
+    assert!(
+        stderr.lines().any(|l| l.starts_with("replay: ") && l.contains("L1 block")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\r'), "{stderr}");
+
+    let report: Report = serde_json::from_slice(&std::fs::read(&json).unwrap()).expect("report");
+    let ids: Vec<u64> = report.batches.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![lie, on_lie], "batch {honest} was proposed before the range");
+    // The same verdicts as the replay by batch ids (timings differ between the two runs).
+    let key = |b: &BatchReport| (b.id, b.l1_block, b.l2_gas, b.verdict.clone());
+    let expected: Vec<_> = by_id.batches[1..].iter().map(key).collect();
+    assert_eq!(report.batches.iter().map(key).collect::<Vec<_>>(), expected);
+    assert!(matches!(report.batches[0].verdict, BatchVerdict::Invalid { index: 0, .. }));
+    let raw: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    assert_eq!(raw["from"], serde_json::json!({ "l1_block": l1[1] }));
+    assert_eq!(raw["to"], serde_json::json!({ "l1_block": l1[2] }));
+    let dom = chromium::dump_dom(&page);
+    assert!(dom.contains(&format!("<tr id=\"batch-{lie}\">")), "{dom}");
+    assert!(!dom.contains(&format!("<tr id=\"batch-{honest}\">")), "{dom}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

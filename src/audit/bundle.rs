@@ -9,6 +9,7 @@
 //! (the last batch processed) is kept next to that store, so an interrupted export resumes.
 
 use super::AuditError;
+use super::range::Range;
 use super::report::{RootGas, write_atomic};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::record_trace;
@@ -96,7 +97,7 @@ pub struct BundleExporter {
     store: StateStore,
     rules: ChainRules,
     manifest: Manifest,
-    range: (u64, u64),
+    range: Range,
     progress: PathBuf,
     done: u64,
 }
@@ -109,7 +110,7 @@ impl BundleExporter {
         store: StateStore,
         rules: ChainRules,
         header: Manifest,
-        range: (u64, u64),
+        range: Range,
         progress: PathBuf,
     ) -> Result<Self, AuditError> {
         std::fs::create_dir_all(&dir)
@@ -135,15 +136,16 @@ impl BundleExporter {
         Ok(Self { dir, store, rules, manifest, range, progress, done })
     }
 
-    /// Processes every checked batch after the last one processed, in id order.
+    /// Processes every checked batch after the last one processed, in id order, up to the
+    /// end of the range.
     pub async fn export_pending<S: L1Source>(
         &mut self,
         db: &WatchDb,
         source: &S,
     ) -> Result<(), AuditError> {
-        for record in db.batches()? {
-            if record.id <= self.done || record.id > self.range.1 {
-                continue;
+        for record in db.batches_from(self.done.saturating_add(1))? {
+            if !self.range.before_end(&record) {
+                break;
             }
             if !matches!(record.verdict, Verdict::Skipped { .. }) {
                 let input =
@@ -172,7 +174,7 @@ impl BundleExporter {
             Verdict::Invalid { index } => (index + 1, Some(index)),
             _ => (blocks.len(), None),
         };
-        let in_range = record.id >= self.range.0;
+        let in_range = self.range.after_start(record);
         for (index, inputs) in blocks.iter().take(count).enumerate() {
             let block = L2Block::new(inputs.clone()).map_err(|e| export(record, e))?;
             if in_range {

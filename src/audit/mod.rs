@@ -10,12 +10,15 @@
 //! second run continues where the first stopped and never re-checks a finished batch.
 
 pub mod bundle;
+pub mod html;
 pub mod open;
+pub mod range;
 pub mod report;
 pub mod verify;
 
-use crate::watcher::{BatchRecord, Finding, L1Source, WatchError, Watcher};
+use crate::watcher::{BatchRecord, Finding, L1Source, WatchDb, WatchError, Watcher};
 use bundle::BundleExporter;
+use range::{Bound, Progress, Range, eta, fraction};
 use report::{Report, Timings};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -35,8 +38,8 @@ pub enum AuditError {
     Format { path: PathBuf, reason: String },
     #[error("exporting batch {batch}: {reason}")]
     Export { batch: u64, reason: String },
-    #[error("batch {0} was not proposed on L1 (no new batch for {1:?} while caught up)")]
-    NotFound(u64, Duration),
+    #[error("{0} was not reached: caught up with the confirmed L1 head for {1:?} without it")]
+    NotFound(Bound, Duration),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
     #[error(transparent)]
@@ -45,69 +48,104 @@ pub enum AuditError {
     Source(#[from] crate::watcher::SourceError),
     #[error("L1: {0}")]
     L1(String),
-    #[error("--from {from} is after --to {to}")]
-    Range { from: u64, to: u64 },
+    #[error("{0}")]
+    Range(String),
 }
 
 /// What to replay.
 #[derive(Debug, Clone)]
 pub struct ReplayPlan {
-    pub from: u64,
-    pub to: u64,
+    pub range: Range,
     /// Where the per-batch timings are kept between runs.
     pub timings: PathBuf,
     /// Wait between polls once caught up with L1.
     pub poll: Duration,
-    /// Give up when caught up this long without seeing batch `to`.
+    /// Give up when caught up this long without reaching `range.to`.
     pub idle_timeout: Duration,
 }
 
-/// Replays until batch `plan.to` is checked (and exported), then reports on the range.
-/// `progress` receives one human-readable line per watcher step that checked batches.
+/// Replays until `plan.range.to` is reached (batch `to` checked and exported, or L1 block
+/// `l1:to` processed), then reports on the range. `progress` is called after every watcher
+/// step that read L1.
 pub async fn replay<S: L1Source>(
     watcher: &mut Watcher<S>,
     plan: &ReplayPlan,
     mut exporter: Option<&mut BundleExporter>,
-    mut progress: impl FnMut(&str),
+    mut progress: impl FnMut(&Progress),
 ) -> Result<Report, AuditError> {
-    if plan.from > plan.to {
-        return Err(AuditError::Range { from: plan.from, to: plan.to });
-    }
+    plan.range.validate().map_err(AuditError::Range)?;
     let mut timings = Timings::load(&plan.timings)?;
     let mut this_run = Vec::new();
-    let run_started = Instant::now();
     let mut idle_since = Instant::now();
-    let mut last_processed = None;
+    let start_cursor = watcher.db().cursor()?.map(|c| c.number);
+    let mut last_processed = start_cursor;
+    let start_l1 = start_cursor.unwrap_or(watcher.start_block().saturating_sub(1));
+    let mut last_batch = watcher.db().batches()?.last().map(|r| r.id);
+    let start_batch = last_batch.unwrap_or(0);
+    let mut p = Progress {
+        batches: 0,
+        l2_gas: 0,
+        busy: Duration::ZERO,
+        last_batch,
+        l1_block: start_l1,
+        done: 0.0,
+        eta: None,
+        step_batches: 0,
+        step_gas: 0,
+        step_seconds: 0.0,
+    };
     loop {
         if let Some(ex) = exporter.as_deref_mut() {
             ex.export_pending(watcher.db(), watcher.source()).await?;
         }
-        if watcher.db().batch(plan.to)?.is_some() {
+        if reached(watcher.db(), plan.range.to)? {
             break;
         }
         let started = Instant::now();
         let (findings, processed, _head) = watcher.step().await?;
+        let took = started.elapsed();
         let checked = checked_batches(findings);
         if !checked.is_empty() {
-            timings.record(&checked, started.elapsed().as_secs_f64());
+            timings.record(&checked, took.as_secs_f64());
             timings.save(&plan.timings)?;
             this_run.extend(checked.iter().map(|r| r.id));
-            let eta = eta(run_started.elapsed(), this_run.len(), &checked, plan.to);
-            progress(&progress_line(&checked, started.elapsed(), plan.to, eta));
+            last_batch = checked.last().map(|r| r.id).or(last_batch);
         }
         if processed != last_processed {
             last_processed = processed;
             idle_since = Instant::now();
+            let step_gas: u64 = checked.iter().map(|r| r.l2_gas).sum();
+            p.batches += checked.len() as u64;
+            p.l2_gas += step_gas;
+            p.busy += took;
+            p.last_batch = last_batch;
+            p.l1_block = processed.unwrap_or(start_l1);
+            p.done = match plan.range.to {
+                Bound::Batch(to) => fraction(start_batch, last_batch.unwrap_or(0), to),
+                Bound::L1Block(to) => fraction(start_l1, p.l1_block, to),
+            };
+            p.eta = eta(p.busy, p.done);
+            (p.step_batches, p.step_gas, p.step_seconds) =
+                (checked.len() as u64, step_gas, took.as_secs_f64());
+            progress(&p);
         } else {
             // Caught up with the confirmed head: wait for L1 to move.
             if idle_since.elapsed() > plan.idle_timeout {
-                return Err(AuditError::NotFound(plan.to, plan.idle_timeout));
+                return Err(AuditError::NotFound(plan.range.to, plan.idle_timeout));
             }
             tokio::time::sleep(plan.poll).await;
         }
     }
     let records = watcher.db().batches()?;
-    Ok(Report::build(&records, plan.from, plan.to, &timings, &this_run))
+    Ok(Report::build(&records, plan.range, &timings, &this_run))
+}
+
+/// Whether the replay has reached the end of its range.
+fn reached(db: &WatchDb, to: Bound) -> Result<bool, AuditError> {
+    Ok(match to {
+        Bound::Batch(id) => db.batch(id)?.is_some(),
+        Bound::L1Block(number) => db.cursor()?.is_some_and(|c| c.number >= number),
+    })
 }
 
 fn checked_batches(findings: Vec<Finding>) -> Vec<BatchRecord> {
@@ -118,25 +156,4 @@ fn checked_batches(findings: Vec<Finding>) -> Vec<BatchRecord> {
             _ => None,
         })
         .collect()
-}
-
-/// Time left at this run's pace in batch ids (ids are consecutive on L1).
-fn eta(elapsed: Duration, done: usize, checked: &[BatchRecord], to: u64) -> Duration {
-    let last = checked.last().map_or(to, |r| r.id);
-    let per_batch = elapsed.as_secs_f64() / done.max(1) as f64;
-    Duration::from_secs_f64(per_batch * to.saturating_sub(last) as f64)
-}
-
-/// One progress line: batches checked in a step, the newest id, L2 Mgas/s and the ETA.
-fn progress_line(checked: &[BatchRecord], took: Duration, to: u64, eta: Duration) -> String {
-    let gas: u64 = checked.iter().map(|r| r.l2_gas).sum();
-    let last = checked.last().map_or(0, |r| r.id);
-    let secs = took.as_secs_f64();
-    let mgas = if secs > 0.0 { gas as f64 / 1e6 / secs } else { 0.0 };
-    format!(
-        "replay: checked {} batch(es) up to {last} of {to}: {:.2} Mgas in {secs:.2}s ({mgas:.2} Mgas/s), ETA {:.0}s",
-        checked.len(),
-        gas as f64 / 1e6,
-        eta.as_secs_f64()
-    )
 }

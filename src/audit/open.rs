@@ -8,6 +8,7 @@
 //! `P.bundle-state` (exporter L2 store) and `P.bundle-progress`.
 
 use super::bundle::{BundleExporter, FORMAT, Manifest};
+use super::range::{Progress, Range};
 use super::report::Report;
 use super::{AuditError, ReplayPlan, replay};
 use crate::config::Config;
@@ -18,8 +19,7 @@ use std::time::Duration;
 /// What to replay and where to put the bundle.
 #[derive(Debug, Clone)]
 pub struct RangeOptions {
-    pub from: u64,
-    pub to: u64,
+    pub range: Range,
     pub export_bundles: Option<PathBuf>,
     /// Give up when caught up with L1 this long without seeing batch `to`.
     pub wait: Duration,
@@ -29,7 +29,7 @@ pub struct RangeOptions {
 pub async fn replay_range(
     config: &Config,
     options: &RangeOptions,
-    progress: impl FnMut(&str),
+    progress: impl FnMut(&Progress),
 ) -> Result<Report, AuditError> {
     let l1 = config.l1()?;
     let opened = open_watcher(config).await?;
@@ -55,13 +55,12 @@ pub async fn replay_range(
                 blocks: Vec::new(),
             };
             let progress = path.with_extension("bundle-progress");
-            let range = (options.from, options.to);
+            let range = options.range;
             Some(BundleExporter::open(dir.clone(), bundle_store, rules, header, range, progress)?)
         }
     };
     let plan = ReplayPlan {
-        from: options.from,
-        to: options.to,
+        range: options.range,
         timings: path.with_extension("audit-timings.json"),
         poll: Duration::from_millis(l1.poll_interval_ms),
         idle_timeout: options.wait,

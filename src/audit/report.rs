@@ -5,12 +5,16 @@
 //! Output: a [`Report`]: one entry per batch in the range, and totals.
 
 use super::AuditError;
+use super::range::{Bound, Range};
 use crate::protocol::Checkpoint;
 use crate::watcher::{BatchRecord, Verdict};
 use alloy_primitives::B256;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+
+/// The report's format tag.
+pub const REPORT_FORMAT: &str = "native-challenger-audit-report/1";
 
 /// Seconds of replay per batch id. A watcher step may check several batches; its time is
 /// shared among them in proportion to their L2 gas (equally if they used none).
@@ -109,8 +113,10 @@ pub struct Totals {
 /// The whole report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Report {
-    pub from: u64,
-    pub to: u64,
+    /// This format's tag.
+    pub format: String,
+    pub from: Bound,
+    pub to: Bound,
     pub batches: Vec<BatchReport>,
     pub totals: Totals,
 }
@@ -118,14 +124,14 @@ pub struct Report {
 impl Report {
     pub fn build(
         records: &[BatchRecord],
-        from: u64,
-        to: u64,
+        range: Range,
         timings: &Timings,
         this_run: &[u64],
     ) -> Self {
+        let this_run: std::collections::BTreeSet<u64> = this_run.iter().copied().collect();
         let batches: Vec<BatchReport> = records
             .iter()
-            .filter(|r| (from..=to).contains(&r.id))
+            .filter(|r| range.contains(r))
             .map(|r| BatchReport {
                 id: r.id,
                 l1_block: r.l1_block,
@@ -139,7 +145,7 @@ impl Report {
             })
             .collect();
         let totals = totals(&batches);
-        Self { from, to, batches, totals }
+        Self { format: REPORT_FORMAT.into(), from: range.from, to: range.to, batches, totals }
     }
 }
 

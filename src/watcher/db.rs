@@ -6,7 +6,7 @@
 
 use crate::protocol::Checkpoint;
 use alloy_primitives::B256;
-use rocksdb::{ColumnFamilyDescriptor, DB, IteratorMode, Options, WriteBatch};
+use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use std::path::Path;
 
@@ -125,8 +125,17 @@ impl WatchDb {
         cf: &'static str,
         what: &'static str,
     ) -> Result<Vec<T>, DbError> {
+        self.values_from(cf, IteratorMode::Start, what)
+    }
+
+    fn values_from<T: DeserializeOwned>(
+        &self,
+        cf: &'static str,
+        mode: IteratorMode<'_>,
+        what: &'static str,
+    ) -> Result<Vec<T>, DbError> {
         let mut out = Vec::new();
-        for item in self.db.iterator_cf(self.cf(cf)?, IteratorMode::Start) {
+        for item in self.db.iterator_cf(self.cf(cf)?, mode) {
             let (_, bytes) = item?;
             out.push(
                 serde_json::from_slice(&bytes)
@@ -161,7 +170,7 @@ impl WatchDb {
     pub fn l1_hashes_below(&self, number: u64) -> Result<Vec<(u64, B256)>, DbError> {
         let mut out = Vec::new();
         let start = key(number.saturating_sub(1));
-        let mode = IteratorMode::From(&start, rocksdb::Direction::Reverse);
+        let mode = IteratorMode::From(&start, Direction::Reverse);
         for item in self.db.iterator_cf(self.cf(CF_L1)?, mode) {
             let (k, v) = item?;
             let n = <[u8; 8]>::try_from(k.as_ref()).map(u64::from_be_bytes).map_err(|_| {
@@ -184,6 +193,12 @@ impl WatchDb {
     /// Every batch record, by id.
     pub fn batches(&self) -> Result<Vec<BatchRecord>, DbError> {
         self.values(CF_BATCHES, "batch")
+    }
+
+    /// The batch records with an id of at least `first`, by id.
+    pub fn batches_from(&self, first: u64) -> Result<Vec<BatchRecord>, DbError> {
+        let start = key(first);
+        self.values_from(CF_BATCHES, IteratorMode::From(&start, Direction::Forward), "batch")
     }
 
     /// Writes batch records, L1 hashes and the cursor in one atomic batch, and prunes hashes
@@ -253,5 +268,47 @@ impl WatchDb {
         let mut opts = rocksdb::WriteOptions::default();
         opts.set_sync(true);
         Ok(self.db.write_opt(batch, &opts)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: u64) -> BatchRecord {
+        BatchRecord {
+            id,
+            parent: id.saturating_sub(1),
+            proposer: alloy_primitives::Address::ZERO,
+            l1_block: 10 + id,
+            l1_block_hash: B256::with_last_byte(id as u8),
+            l1_timestamp: 0,
+            tx_hash: B256::ZERO,
+            first_block: id,
+            block_count: 1,
+            claimed: Vec::new(),
+            local: Vec::new(),
+            l2_gas: 0,
+            verdict: Verdict::Valid,
+            state: BatchState::Pending,
+        }
+    }
+
+    #[test]
+    fn batches_from_reads_only_the_records_at_or_after_an_id_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = WatchDb::open(&dir.path().join("db")).expect("open");
+        // Ids straddling a byte boundary: key order must be numeric order.
+        let ids = [1u64, 2, 255, 256, 257, 1000];
+        let records: Vec<BatchRecord> = ids.iter().rev().map(|id| record(*id)).collect();
+        db.commit(&records, &[], None).expect("commit");
+        let ids_from = |first| -> Vec<u64> {
+            db.batches_from(first).expect("read").iter().map(|r| r.id).collect()
+        };
+        assert_eq!(ids_from(0), ids.to_vec());
+        assert_eq!(ids_from(3), vec![255, 256, 257, 1000]);
+        assert_eq!(ids_from(256), vec![256, 257, 1000]);
+        assert_eq!(ids_from(1001), Vec::<u64>::new());
+        assert_eq!(db.batches().expect("all").len(), ids.len());
     }
 }

@@ -125,6 +125,11 @@ impl<S: L1Source> Watcher<S> {
         &self.source
     }
 
+    /// The first L1 block the watcher reads.
+    pub fn start_block(&self) -> u64 {
+        self.config.start_block
+    }
+
     /// Reads the next range of confirmed L1 blocks and acts on the rollup's events in it.
     /// Returns the findings and the L1 block the watcher has now processed.
     pub async fn step(&mut self) -> Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError> {

@@ -1,6 +1,7 @@
 //! A small L2 chain in a temporary rocksdb store, with real signed transactions.
 #![allow(dead_code)]
 
+pub mod chromium;
 pub mod e2e;
 pub mod rollup;
 pub mod rpc_proxy;

@@ -62,6 +62,9 @@ enum Command {
         /// Where to write the markdown report.
         #[arg(long, default_value = "docs/benchmarks.md")]
         out: PathBuf,
+        /// Run one section only and replace it in the existing report (the rest is kept).
+        #[arg(long, value_enum)]
+        only: Option<BenchSection>,
     },
 }
 
@@ -133,7 +136,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Conformance { paths, json, jobs, scratch, expect_failures } => {
             conformance(&paths, json, jobs, scratch, expect_failures)
         }
-        Command::Bench { quick, workloads, out } => bench(quick, &workloads, &out),
+        Command::Bench { quick, workloads, out, only } => bench(quick, &workloads, &out, only),
         Command::Devnet(args) => devnet(args),
         Command::Propose(args) => commands::propose::run(args),
         Command::Demo(args) => commands::demo::run(args),
@@ -282,32 +285,77 @@ fn print_report(report: &SuiteReport, elapsed: std::time::Duration) {
     println!("{}", report.summary_line());
 }
 
-fn bench(quick: bool, workloads_dir: &std::path::Path, out: &std::path::Path) -> Result<()> {
+/// A section of docs/benchmarks.md that `bench --only` can refresh alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchSection {
+    Execute,
+    Latency,
+    Audit,
+}
+
+impl BenchSection {
+    /// The section's heading in the report.
+    fn heading(self) -> &'static str {
+        match self {
+            BenchSection::Execute => "## EXECUTE",
+            BenchSection::Latency => "## Challenger latency",
+            BenchSection::Audit => "## Audit",
+        }
+    }
+}
+
+fn bench(
+    quick: bool,
+    workloads_dir: &std::path::Path,
+    out: &std::path::Path,
+    only: Option<BenchSection>,
+) -> Result<()> {
     use native_challenger::bench;
-    let sizes = if quick { bench::Sizes::QUICK } else { bench::Sizes::FULL };
     let fixtures = workloads_dir.is_dir().then_some(workloads_dir);
-    let workloads = bench::all_workloads(sizes, fixtures)?;
-    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    let figures = bench::run(&workloads, scratch.path(), |f| println!("{}", bench::row(f)))?;
-    let mut report = bench::report(&figures, sizes, &machine());
-    let execute_sizes = if quick {
-        bench::execute::ExecuteSizes::QUICK
-    } else {
-        bench::execute::ExecuteSizes::FULL
-    };
-    let erc20 = fixtures.map(bench::fixtures::erc20_code).transpose()?;
-    let rows = bench::execute::run(&execute_sizes, erc20, |row| {
-        println!("{}", bench::execute::progress_line(row))
-    })?;
-    report.push_str(&bench::execute::section(&rows, &execute_sizes));
-    // Blocks of the mixed workload use ~0.65 of their 1M gas limit: 2, 15 and 45 blocks make
-    // batches of about 1, 10 and 30 million L2 gas.
-    let batch_blocks: &[usize] = if quick { &[1, 3] } else { &[2, 15, 45] };
+    let wanted = |s: BenchSection| only.is_none_or(|o| o == s);
+    let mut report = String::new();
+    if only.is_none() {
+        let sizes = if quick { bench::Sizes::QUICK } else { bench::Sizes::FULL };
+        let workloads = bench::all_workloads(sizes, fixtures)?;
+        let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+        let figures = bench::run(&workloads, scratch.path(), |f| println!("{}", bench::row(f)))?;
+        report = bench::report(&figures, sizes, &machine());
+    }
+    if wanted(BenchSection::Execute) {
+        let execute_sizes = if quick {
+            bench::execute::ExecuteSizes::QUICK
+        } else {
+            bench::execute::ExecuteSizes::FULL
+        };
+        let erc20 = fixtures.map(bench::fixtures::erc20_code).transpose()?;
+        let rows = bench::execute::run(&execute_sizes, erc20, |row| {
+            println!("{}", bench::execute::progress_line(row))
+        })?;
+        report.push_str(&bench::execute::section(&rows, &execute_sizes));
+    }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-    let latency = runtime.block_on(bench::latency::run(batch_blocks, |row| {
-        println!("{}", bench::latency::progress_line(row))
-    }))?;
-    report.push_str(&bench::latency::section(&latency));
+    if wanted(BenchSection::Latency) {
+        // Blocks of the mixed workload use ~0.65 of their 1M gas limit: 2, 15 and 45 blocks
+        // make batches of about 1, 10 and 30 million L2 gas.
+        let batch_blocks: &[usize] = if quick { &[1, 3] } else { &[2, 15, 45] };
+        let latency = runtime.block_on(bench::latency::run(batch_blocks, |row| {
+            println!("{}", bench::latency::progress_line(row))
+        }))?;
+        report.push_str(&bench::latency::section(&latency));
+    }
+    if wanted(BenchSection::Audit) {
+        let sizes =
+            if quick { bench::audit::AuditSizes::QUICK } else { bench::audit::AuditSizes::FULL };
+        let exe = std::env::current_exe().context("locating this program's binary")?;
+        let figures =
+            runtime.block_on(bench::audit::run(sizes, &exe, |line| println!("{line}")))?;
+        println!("{}", bench::audit::progress_line(&figures));
+        report.push_str(&bench::audit::section(&figures));
+    }
+    if let Some(section) = only {
+        let existing = std::fs::read_to_string(out).unwrap_or_default();
+        report = bench::replace_section(&existing, section.heading(), &report);
+    }
     std::fs::write(out, report).with_context(|| format!("writing {}", out.display()))?;
     println!("wrote {}", out.display());
     Ok(())

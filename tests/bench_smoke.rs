@@ -86,3 +86,25 @@ fn quick_execute_section_is_measured_and_consistent() {
     let table_rows = section.lines().filter(|l| l.starts_with(&format!("| {} |", rows[0].kind)));
     assert_eq!(table_rows.count(), 2 * sizes.gas_limits.len(), "one row per block in each table");
 }
+
+/// The quick audit section: the commands run as child processes over a real recorded
+/// history, every batch is found valid (the bench checks the reports), the bundle holds one
+/// file per block, and the figures are consistent.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_audit_section_runs_the_commands_over_a_recorded_history() {
+    let sizes = bench::audit::AuditSizes::QUICK;
+    let exe = std::path::Path::new(env!("CARGO_BIN_EXE_native-challenger"));
+    let f = bench::audit::run(sizes, exe, |_| {}).await.expect("audit bench runs");
+    assert_eq!(f.batches, sizes.batches);
+    assert_eq!(f.bundle_files as u64, sizes.batches, "one one-block batch per file");
+    assert!(f.l2_txs > 0 && f.l2_gas > 0 && f.bundle_bytes > 0);
+    assert!(f.l1_blocks > sizes.batches, "a block per proposal, plus the deployment");
+    let jobs: Vec<usize> = f.verify.iter().map(|(j, _)| *j).collect();
+    assert_eq!(jobs, vec![1, 2]);
+    for run in [f.replay, f.replay_export].iter().chain(f.verify.iter().map(|(_, r)| r)) {
+        assert!(run.peak_rss_kib > 0 && !run.wall.is_zero(), "{run:?}");
+    }
+    let section = bench::audit::section(&f);
+    assert!(section.starts_with("\n## Audit"));
+    assert_eq!(section.matches("| `--jobs ").count(), 2);
+}

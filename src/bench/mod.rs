@@ -3,6 +3,7 @@
 //! `docs/benchmarks.md`; and, in [`execute`], what the EXECUTE precompile costs for typical L2
 //! blocks (verification throughput, L1 gas of a challenge on the dev L1).
 
+pub mod audit;
 pub mod execute;
 pub mod fixtures;
 pub mod latency;
@@ -207,3 +208,47 @@ that over many gas units; blocks of cheap transactions that each touch fresh acc
 hash map, which is where the ratio is lowest. Per-block roots cannot be deferred: the protocol
 commits one per block.
 ";
+
+/// `doc` with its top-level section starting at the line `heading…` (up to the next `## `
+/// heading) replaced by `section`; appended when `doc` has no such section.
+pub fn replace_section(doc: &str, heading: &str, section: &str) -> String {
+    let section = section.trim_matches('\n');
+    let start =
+        doc.match_indices(heading).map(|(i, _)| i).find(|&i| i == 0 || doc[..i].ends_with('\n'));
+    let Some(start) = start else {
+        return format!("{}\n\n{section}\n", doc.trim_end_matches('\n'));
+    };
+    let after = start + heading.len();
+    let end = doc[after..].find("\n## ").map_or(doc.len(), |i| after + i + 1);
+    let rest = &doc[end..];
+    let sep = if rest.is_empty() { "\n" } else { "\n\n" };
+    format!("{}{section}{sep}{rest}", &doc[..start])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::replace_section;
+
+    #[test]
+    fn a_section_is_replaced_in_place_or_appended() {
+        let doc = "# B\n\n## One\nold one\n\n### Sub\nx\n\n## Two\nold two\n";
+        assert_eq!(
+            replace_section(doc, "## One", "\n## One\nnew\n"),
+            "# B\n\n## One\nnew\n\n## Two\nold two\n"
+        );
+        assert_eq!(
+            replace_section(doc, "## Two", "## Two\nnew two"),
+            "# B\n\n## One\nold one\n\n### Sub\nx\n\n## Two\nnew two\n"
+        );
+        assert_eq!(
+            replace_section(doc, "## Three", "## Three\nz\n"),
+            format!("{doc}\n## Three\nz\n")
+        );
+        // A heading mentioned inside a line is not the section.
+        let tricky = "see ## One here\n## One\nold\n";
+        assert_eq!(
+            replace_section(tricky, "## One", "## One\nnew"),
+            "see ## One here\n## One\nnew\n"
+        );
+    }
+}

@@ -252,3 +252,62 @@ async fn a_wrong_gas_used_is_reported_at_its_block_and_its_bundle_verifies() {
     let (ok, stderr) = verify(&bundle);
     assert!(ok, "the bundle does not verify: {stderr}");
 }
+
+/// A reorg replaces a batch the bundle already holds: a resumed replay reports the new batch
+/// and the bundle follows (its entries name the new proposal, and it still verifies).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_under_an_exported_batch_is_followed_by_the_bundle() {
+    use alloy_provider::Provider;
+    let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+    let (honest, _) = e.propose(None).await;
+    let (second, _) = e.propose(None).await;
+    let mut config = e.config("replay", None);
+    config.l1.as_mut().unwrap().confirmations = 0;
+    let bundle = e.dir.path().join("bundle");
+    let before = replay(&config, second, &bundle).await;
+    assert_eq!(before.batches[1].verdict, BatchVerdict::Valid);
+    let old_tx = before.batches[1].l1_tx;
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    assert!(manifest.blocks.iter().any(|b| b.batch_id == second && b.l1_tx == old_tx));
+
+    // Drop the second proposal from L1; the proposer proposes a lie in its place (same id).
+    let proposed_at = before.batches[1].l1_block;
+    let head = e.client.provider().get_block_number().await.unwrap();
+    let _: serde_json::Value = e
+        .client
+        .provider()
+        .raw_request(
+            "devnet_reorg".into(),
+            (serde_json::json!({"depth": head - proposed_at + 1, "drop": [old_tx]}),),
+        )
+        .await
+        .expect("reorg");
+    let (replaced, lie_batch) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
+    assert_eq!(replaced, second, "the lie takes the dropped batch's id");
+
+    let after = replay(&config, replaced, &bundle).await;
+    let ids: Vec<u64> = after.batches.iter().map(|b| b.id).collect();
+    assert_eq!(ids, vec![honest, replaced]);
+    let new_tx = after.batches[1].l1_tx;
+    assert_ne!(new_tx, old_tx);
+    assert!(matches!(after.batches[1].verdict, BatchVerdict::Invalid { index: 0, .. }));
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    let entries: Vec<(u64, alloy_primitives::B256, BlockVerdict)> =
+        manifest.blocks.iter().map(|b| (b.batch_id, b.l1_tx, b.verdict)).collect();
+    let first_tx = after.batches[0].l1_tx;
+    assert_eq!(
+        entries,
+        vec![
+            (honest, first_tx, BlockVerdict::Valid),
+            (honest, first_tx, BlockVerdict::Valid),
+            (replaced, new_tx, BlockVerdict::Invalid),
+        ],
+        "the dropped batch's entries are gone, the lie's first block is in"
+    );
+    let lie_block = manifest.blocks[2].block;
+    assert_eq!(manifest.blocks[2].post_state_root, lie_batch.honest[0].post_state_root);
+    // The dropped batch's second block has no file any more.
+    assert!(!bundle.join(format!("block-{}.bin", lie_block + 1)).exists());
+    let (ok, stderr) = verify(&bundle);
+    assert!(ok, "the bundle does not verify after the reorg: {stderr}");
+}

@@ -98,13 +98,54 @@ pub struct BundleExporter {
     rules: ChainRules,
     manifest: Manifest,
     range: Range,
-    progress: PathBuf,
-    done: u64,
+    progress_path: PathBuf,
+    progress: ExportProgress,
+    /// Batches processed since the manifest and the progress were last saved.
+    unsaved: usize,
+}
+
+/// Batches processed by the exporter that it remembers, for following reorgs.
+pub const REMEMBERED_BATCHES: usize = 1024;
+/// The manifest and the progress are saved at least this often (in batches), and at the end
+/// of every [`BundleExporter::export_pending`].
+const SAVE_EVERY: usize = 64;
+
+/// The exporter's progress file: the last batch processed, and the proposing transaction of
+/// each of the last [`REMEMBERED_BATCHES`] processed, by id. (A plain number, the format
+/// before reorgs were followed, is read as `done` with nothing remembered.)
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportProgress {
+    pub done: u64,
+    pub recent: Vec<(u64, B256)>,
+}
+
+impl ExportProgress {
+    fn load(path: &Path) -> Result<Self, AuditError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(error) => return Err(AuditError::Io { path: path.to_path_buf(), error }),
+        };
+        if let Ok(done) = text.trim().parse::<u64>() {
+            return Ok(Self { done, recent: Vec::new() });
+        }
+        serde_json::from_str(&text)
+            .map_err(|e| AuditError::Format { path: path.to_path_buf(), reason: e.to_string() })
+    }
+
+    fn processed(&mut self, record: &BatchRecord) {
+        self.done = record.id;
+        self.recent.push((record.id, record.tx_hash));
+        if self.recent.len() > REMEMBERED_BATCHES {
+            let excess = self.recent.len() - REMEMBERED_BATCHES;
+            self.recent.drain(..excess);
+        }
+    }
 }
 
 impl BundleExporter {
     /// `store` is at the rollup's genesis or where a previous export left it; `progress` is
-    /// the file that remembers the last batch processed (kept next to `store`).
+    /// the file that remembers the batches processed (kept next to `store`).
     pub fn open(
         dir: PathBuf,
         store: StateStore,
@@ -126,24 +167,28 @@ impl BundleExporter {
             Err(AuditError::Io { .. }) => header,
             Err(e) => return Err(e),
         };
-        let done = match std::fs::read_to_string(&progress) {
-            Ok(s) => s.trim().parse().map_err(|e| AuditError::Format {
-                path: progress.clone(),
-                reason: format!("{e}"),
-            })?,
-            Err(_) => 0,
-        };
-        Ok(Self { dir, store, rules, manifest, range, progress, done })
+        let loaded = ExportProgress::load(&progress)?;
+        Ok(Self {
+            dir,
+            store,
+            rules,
+            manifest,
+            range,
+            progress_path: progress,
+            progress: loaded,
+            unsaved: 0,
+        })
     }
 
-    /// Processes every checked batch after the last one processed, in id order, up to the
-    /// end of the range.
+    /// Follows reorgs, then processes every checked batch after the last one processed, in
+    /// id order, up to the end of the range.
     pub async fn export_pending<S: L1Source>(
         &mut self,
         db: &WatchDb,
         source: &S,
     ) -> Result<(), AuditError> {
-        for record in db.batches_from(self.done.saturating_add(1))? {
+        self.follow_reorgs(db)?;
+        for record in db.batches_from(self.progress.done.saturating_add(1))? {
             if !self.range.before_end(&record) {
                 break;
             }
@@ -154,10 +199,78 @@ impl BundleExporter {
                 let blocks = decode_blocks(&input).map_err(|e| export(&record, e))?;
                 self.batch(&record, &blocks)?;
             }
-            self.done = record.id;
-            write_atomic(&self.progress, self.done.to_string().as_bytes())?;
+            self.progress.processed(&record);
+            self.unsaved += 1;
+            if self.unsaved >= SAVE_EVERY {
+                self.save()?;
+            }
+        }
+        if self.unsaved > 0 {
+            self.save()?;
         }
         Ok(())
+    }
+
+    /// The manifest, then the progress: a crash in between redoes the batches after the old
+    /// progress, which rewrites the same files and entries.
+    fn save(&mut self) -> Result<(), AuditError> {
+        self.manifest.save(&self.dir)?;
+        let bytes = serde_json::to_vec(&self.progress).map_err(|e| AuditError::Format {
+            path: self.progress_path.clone(),
+            reason: e.to_string(),
+        })?;
+        write_atomic(&self.progress_path, &bytes)?;
+        self.unsaved = 0;
+        Ok(())
+    }
+
+    /// When the watcher dropped or replaced batches the exporter processed (an L1 reorg),
+    /// forgets them: their block files and manifest entries are removed and they are
+    /// processed again as the watcher records them anew. The exporter's L2 state rolls
+    /// back when the next batch starts below its head.
+    fn follow_reorgs(&mut self, db: &WatchDb) -> Result<(), AuditError> {
+        let Some(&(newest, _)) = self.progress.recent.last() else {
+            return Ok(());
+        };
+        let mut keep = None;
+        for &(id, tx) in self.progress.recent.iter().rev() {
+            if db.batch(id)?.is_some_and(|r| r.tx_hash == tx) {
+                keep = Some(id);
+                break;
+            }
+        }
+        if keep == Some(newest) {
+            return Ok(());
+        }
+        let keep = match keep {
+            Some(id) => id,
+            // Everything the exporter ever processed is remembered: start over.
+            None if self.progress.recent.first().is_some_and(|(id, _)| *id <= 1) => 0,
+            None => {
+                return Err(AuditError::Format {
+                    path: self.progress_path.clone(),
+                    reason: format!(
+                        "an L1 reorg replaced more than the last {REMEMBERED_BATCHES} batches \
+                         this bundle holds; export it again into an empty directory, with the \
+                         .bundle-state and .bundle-progress files next to the store removed"
+                    ),
+                });
+            }
+        };
+        for entry in self.manifest.blocks.iter().filter(|e| e.batch_id > keep) {
+            match std::fs::remove_file(self.dir.join(&entry.file)) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(error) => {
+                    return Err(AuditError::Io { path: self.dir.join(&entry.file), error });
+                }
+            }
+        }
+        self.manifest.blocks.retain(|e| e.batch_id <= keep);
+        self.progress.recent.retain(|(id, _)| *id <= keep);
+        tracing::warn!(target: "native_challenger::audit", from = self.progress.done, to = keep, "L1 reorg: bundle entries of the dropped batches removed");
+        self.progress.done = keep;
+        self.save()
     }
 
     /// Replays a batch's blocks on the exporter's store up to its verdict's end, writing
@@ -185,9 +298,6 @@ impl BundleExporter {
                     .map_err(|e| export(record, e))?;
                 pending.commit(&self.store)?;
             }
-        }
-        if in_range {
-            self.manifest.save(&self.dir)?;
         }
         Ok(())
     }
@@ -249,4 +359,52 @@ fn export(record: &BatchRecord, reason: impl std::fmt::Display) -> AuditError {
 fn decode_blocks(input: &[u8]) -> Result<Vec<BlockInputs>, String> {
     let call = NativeRollup::proposeCall::abi_decode(input).map_err(|e| e.to_string())?;
     call.blocks.iter().map(|b| BlockInputs::decode(b).map_err(|e| e.to_string())).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn progress_reads_the_old_plain_number_and_remembers_a_bounded_window() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("progress");
+        assert_eq!(ExportProgress::load(&path).expect("missing"), ExportProgress::default());
+        std::fs::write(&path, "7\n").unwrap();
+        assert_eq!(
+            ExportProgress::load(&path).expect("plain"),
+            ExportProgress { done: 7, recent: Vec::new() }
+        );
+        std::fs::write(&path, "{\"done\": 3").unwrap();
+        assert!(matches!(ExportProgress::load(&path), Err(AuditError::Format { .. })));
+
+        let mut progress = ExportProgress::default();
+        let total = REMEMBERED_BATCHES as u64 + 10;
+        for id in 1..=total {
+            let record = BatchRecord {
+                id,
+                parent: id - 1,
+                proposer: Address::ZERO,
+                l1_block: id,
+                l1_block_hash: B256::ZERO,
+                l1_timestamp: 0,
+                tx_hash: keccak256(id.to_be_bytes()),
+                first_block: id,
+                block_count: 1,
+                claimed: Vec::new(),
+                local: Vec::new(),
+                l2_gas: 0,
+                verdict: Verdict::Valid,
+                state: crate::watcher::BatchState::Pending,
+            };
+            progress.processed(&record);
+        }
+        assert_eq!(progress.done, total);
+        assert_eq!(progress.recent.len(), REMEMBERED_BATCHES);
+        assert_eq!(progress.recent.first().map(|r| r.0), Some(11));
+        assert_eq!(progress.recent.last(), Some(&(total, keccak256(total.to_be_bytes()))));
+        let bytes = serde_json::to_vec(&progress).unwrap();
+        std::fs::write(&path, bytes).unwrap();
+        assert_eq!(ExportProgress::load(&path).expect("json"), progress);
+    }
 }

@@ -77,6 +77,7 @@ pub async fn replay<S: L1Source>(
     let mut timings = Timings::load(&plan.timings)?;
     let mut this_run = Vec::new();
     let mut idle_since = Instant::now();
+    let mut stepped = false;
     let start_cursor = watcher.db().cursor()?.map(|c| c.number);
     let mut last_processed = start_cursor;
     let start_l1 = start_cursor.unwrap_or(watcher.start_block().saturating_sub(1));
@@ -98,9 +99,12 @@ pub async fn replay<S: L1Source>(
         if let Some(ex) = exporter.as_deref_mut() {
             ex.export_pending(watcher.db(), watcher.source()).await?;
         }
-        if reached(watcher.db(), plan.range.to)? {
+        // At least one step per run, so what an earlier run recorded is checked against L1
+        // (a reorg since then is followed) before it is reported.
+        if stepped && reached(watcher.db(), plan.range.to)? {
             break;
         }
+        stepped = true;
         let started = Instant::now();
         let (findings, processed, _head) = watcher.step().await?;
         let took = started.elapsed();
@@ -129,6 +133,9 @@ pub async fn replay<S: L1Source>(
                 (checked.len() as u64, step_gas, took.as_secs_f64());
             progress(&p);
         } else {
+            if reached(watcher.db(), plan.range.to)? {
+                continue;
+            }
             // Caught up with the confirmed head: wait for L1 to move.
             if idle_since.elapsed() > plan.idle_timeout {
                 return Err(AuditError::NotFound(plan.range.to, plan.idle_timeout));

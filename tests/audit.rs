@@ -311,3 +311,38 @@ async fn a_reorg_under_an_exported_batch_is_followed_by_the_bundle() {
     let (ok, stderr) = verify(&bundle);
     assert!(ok, "the bundle does not verify after the reorg: {stderr}");
 }
+
+/// The proposer's other fault modes that reach L1: each batch gets an `invalid` verdict at
+/// the faulty block, with the proposer's own honest and claimed checkpoints as `correct` and
+/// `claimed`, and its bundle verifies (EXECUTE accepts the correct transition and rejects the
+/// claimed one). (`oversized-block` never reaches L1: the contract refuses the batch.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_other_fault_modes_get_their_verdicts_and_bundles_that_verify() {
+    use native_challenger::audit::report::RootGas;
+    for fault in [Fault::WrongIntermediate { block: 0 }, Fault::InvalidTx { block: 1 }] {
+        let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+        let (honest, _) = e.propose(None).await;
+        let (lie, lie_batch) = e.propose(Some(fault)).await;
+        let config = e.config("replay", None);
+        let bundle = e.dir.path().join("bundle");
+        let report = replay(&config, lie, &bundle).await;
+        let ids: Vec<u64> = report.batches.iter().map(|b| b.id).collect();
+        assert_eq!(ids, vec![honest, lie], "{}", fault.name());
+        assert_eq!(report.batches[0].verdict, BatchVerdict::Valid, "{}", fault.name());
+        let BatchVerdict::Invalid { index, first_divergent_block, correct, claimed } =
+            report.batches[1].verdict.clone()
+        else {
+            panic!("{}: {:?}", fault.name(), report.batches[1].verdict);
+        };
+        assert_eq!(index, fault.block(), "{}", fault.name());
+        assert_eq!(first_divergent_block, report.batches[1].first_block + index as u64);
+        assert_eq!(correct, RootGas::from(&lie_batch.honest[index]), "{}", fault.name());
+        assert_eq!(claimed, RootGas::from(&lie_batch.claimed[index]), "{}", fault.name());
+        assert_ne!(correct, claimed, "{}", fault.name());
+        let manifest = Manifest::load(&bundle).expect("manifest");
+        let last = manifest.blocks.last().expect("blocks");
+        assert_eq!((last.block, last.verdict), (first_divergent_block, BlockVerdict::Invalid));
+        let (ok, stderr) = verify(&bundle);
+        assert!(ok, "{}: the bundle does not verify: {stderr}", fault.name());
+    }
+}

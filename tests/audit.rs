@@ -257,7 +257,6 @@ async fn a_wrong_gas_used_is_reported_at_its_block_and_its_bundle_verifies() {
 /// and the bundle follows (its entries name the new proposal, and it still verifies).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reorg_under_an_exported_batch_is_followed_by_the_bundle() {
-    use alloy_provider::Provider;
     let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
     let (honest, _) = e.propose(None).await;
     let (second, _) = e.propose(None).await;
@@ -271,17 +270,7 @@ async fn a_reorg_under_an_exported_batch_is_followed_by_the_bundle() {
     assert!(manifest.blocks.iter().any(|b| b.batch_id == second && b.l1_tx == old_tx));
 
     // Drop the second proposal from L1; the proposer proposes a lie in its place (same id).
-    let proposed_at = before.batches[1].l1_block;
-    let head = e.client.provider().get_block_number().await.unwrap();
-    let _: serde_json::Value = e
-        .client
-        .provider()
-        .raw_request(
-            "devnet_reorg".into(),
-            (serde_json::json!({"depth": head - proposed_at + 1, "drop": [old_tx]}),),
-        )
-        .await
-        .expect("reorg");
+    e.reorg_out(before.batches[1].l1_block, old_tx).await;
     let (replaced, lie_batch) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
     assert_eq!(replaced, second, "the lie takes the dropped batch's id");
 

@@ -196,7 +196,6 @@ async fn a_reorg_that_removes_a_proposal_removes_its_verdict() {
         )
         .await;
     let receipt_block = e.client.batch(lie_id).await.unwrap().proposedAt;
-    let head = e.client.provider().get_block_number().await.unwrap();
     let tx = {
         let logs = e
             .client
@@ -211,13 +210,7 @@ async fn a_reorg_that_removes_a_proposal_removes_its_verdict() {
             .unwrap();
         logs[0].transaction_hash.unwrap()
     };
-    let depth = head - receipt_block + 1;
-    let _: serde_json::Value = e
-        .client
-        .provider()
-        .raw_request("devnet_reorg".into(), (serde_json::json!({"depth": depth, "drop": [tx]}),))
-        .await
-        .expect("reorg");
+    e.reorg_out(receipt_block, tx).await;
     let event = daemon
         .wait_for(WAIT, "the reorg", |ev| matches!(ev, Event::Finding(Finding::Reorg { .. })))
         .await;
@@ -253,16 +246,7 @@ async fn a_reorg_that_drops_the_commitment_gets_it_sent_again() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     let (tx, block) = (commit.transaction_hash.unwrap(), commit.block_number.unwrap());
-    let head = e.client.provider().get_block_number().await.unwrap();
-    let _: serde_json::Value = e
-        .client
-        .provider()
-        .raw_request(
-            "devnet_reorg".into(),
-            (serde_json::json!({"depth": head - block + 1, "drop": [tx]}),),
-        )
-        .await
-        .expect("reorg");
+    e.reorg_out(block, tx).await;
     assert!(
         e.client.provider().get_transaction_receipt(tx).await.unwrap().is_none(),
         "the reorg dropped the commitment"
@@ -293,15 +277,7 @@ async fn a_proposal_reorged_out_before_its_confirmations_is_never_challenged() {
     let tx = e.client.provider().get_logs(&filter).await.unwrap()[0].transaction_hash.unwrap();
     let head = e.client.provider().get_block_number().await.unwrap();
     assert!(head < proposed_at + 12, "the reorg comes before the watcher acts on the block");
-    let _: serde_json::Value = e
-        .client
-        .provider()
-        .raw_request(
-            "devnet_reorg".into(),
-            (serde_json::json!({"depth": head - proposed_at + 1, "drop": [tx]}),),
-        )
-        .await
-        .expect("reorg");
+    e.reorg_out(proposed_at, tx).await;
     // Long enough for the watcher to pass the block the proposal was in, at its depth.
     daemon.wait_for(WAIT, "the honest batch checked", |ev| checked(ev, honest)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;

@@ -381,22 +381,7 @@ mod tests {
         let mut progress = ExportProgress::default();
         let total = REMEMBERED_BATCHES as u64 + 10;
         for id in 1..=total {
-            let record = BatchRecord {
-                id,
-                parent: id - 1,
-                proposer: Address::ZERO,
-                l1_block: id,
-                l1_block_hash: B256::ZERO,
-                l1_timestamp: 0,
-                tx_hash: keccak256(id.to_be_bytes()),
-                first_block: id,
-                block_count: 1,
-                claimed: Vec::new(),
-                local: Vec::new(),
-                l2_gas: 0,
-                verdict: Verdict::Valid,
-                state: crate::watcher::BatchState::Pending,
-            };
+            let record = BatchRecord::test(id);
             progress.processed(&record);
         }
         assert_eq!(progress.done, total);

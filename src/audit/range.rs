@@ -179,22 +179,7 @@ mod tests {
 
     #[test]
     fn ranges_compare_each_end_by_its_own_kind() {
-        let record = |id, l1_block| BatchRecord {
-            id,
-            parent: 0,
-            proposer: Default::default(),
-            l1_block,
-            l1_block_hash: Default::default(),
-            l1_timestamp: 0,
-            tx_hash: Default::default(),
-            first_block: 1,
-            block_count: 1,
-            claimed: Vec::new(),
-            local: Vec::new(),
-            l2_gas: 0,
-            verdict: crate::watcher::Verdict::Valid,
-            state: crate::watcher::BatchState::Pending,
-        };
+        let record = |id, l1_block| BatchRecord { l1_block, ..BatchRecord::test(id) };
         let range = Range { from: Bound::Batch(3), to: Bound::L1Block(100) };
         assert!(!range.contains(&record(2, 50)));
         assert!(range.contains(&record(3, 50)));

@@ -81,6 +81,27 @@ impl BatchRecord {
     pub fn last_block(&self) -> u64 {
         self.first_block + self.block_count.saturating_sub(1)
     }
+
+    /// A valid, pending one-block batch `id` proposed in L1 block `10 + id` (for unit tests).
+    #[cfg(test)]
+    pub(crate) fn test(id: u64) -> Self {
+        Self {
+            id,
+            parent: id.saturating_sub(1),
+            proposer: alloy_primitives::Address::ZERO,
+            l1_block: 10 + id,
+            l1_block_hash: B256::ZERO,
+            l1_timestamp: 0,
+            tx_hash: alloy_primitives::keccak256(id.to_be_bytes()),
+            first_block: id,
+            block_count: 1,
+            claimed: Vec::new(),
+            local: Vec::new(),
+            l2_gas: 0,
+            verdict: Verdict::Valid,
+            state: BatchState::Pending,
+        }
+    }
 }
 
 /// The challenger's database. See the module documentation.
@@ -275,32 +296,13 @@ impl WatchDb {
 mod tests {
     use super::*;
 
-    fn record(id: u64) -> BatchRecord {
-        BatchRecord {
-            id,
-            parent: id.saturating_sub(1),
-            proposer: alloy_primitives::Address::ZERO,
-            l1_block: 10 + id,
-            l1_block_hash: B256::with_last_byte(id as u8),
-            l1_timestamp: 0,
-            tx_hash: B256::ZERO,
-            first_block: id,
-            block_count: 1,
-            claimed: Vec::new(),
-            local: Vec::new(),
-            l2_gas: 0,
-            verdict: Verdict::Valid,
-            state: BatchState::Pending,
-        }
-    }
-
     #[test]
     fn batches_from_reads_only_the_records_at_or_after_an_id_in_order() {
         let dir = tempfile::tempdir().expect("tempdir");
         let db = WatchDb::open(&dir.path().join("db")).expect("open");
         // Ids straddling a byte boundary: key order must be numeric order.
         let ids = [1u64, 2, 255, 256, 257, 1000];
-        let records: Vec<BatchRecord> = ids.iter().rev().map(|id| record(*id)).collect();
+        let records: Vec<BatchRecord> = ids.iter().rev().map(|id| BatchRecord::test(*id)).collect();
         db.commit(&records, &[], None).expect("commit");
         let ids_from = |first| -> Vec<u64> {
             db.batches_from(first).expect("read").iter().map(|r| r.id).collect()

@@ -112,6 +112,22 @@ impl E2e {
         (id, batch)
     }
 
+    /// Replaces L1 from block `from` to the head with new blocks holding the same
+    /// transactions except `tx` (the dev L1's `devnet_reorg`).
+    pub async fn reorg_out(&self, from: u64, tx: alloy_primitives::B256) {
+        use alloy_provider::Provider;
+        let head = self.client.provider().get_block_number().await.expect("head");
+        let _: serde_json::Value = self
+            .client
+            .provider()
+            .raw_request(
+                "devnet_reorg".into(),
+                (serde_json::json!({"depth": head - from + 1, "drop": [tx]}),),
+            )
+            .await
+            .expect("reorg");
+    }
+
     pub async fn balance(&self, who: Address) -> U256 {
         self.client.provider().get_balance(who).await.expect("balance")
     }

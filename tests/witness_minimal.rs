@@ -56,7 +56,7 @@ fn transfer_block_witness_equals_the_proof_set() {
     // What a block of transfers touches: senders, recipients, the fee recipient, the system
     // contracts of the EIP-4788/2935/7002/7251 calls.
     let mut touched: BTreeSet<Address> = recipients.iter().copied().collect();
-    touched.extend(chain.keys.iter().map(|k| alloy_signer::Signer::address(k)));
+    touched.extend(chain.keys.iter().map(alloy_signer::Signer::address));
     touched.insert(block.inputs.fee_recipient);
     // (revm runs system calls without loading the system caller account.)
     touched.extend(system_contracts().iter().map(|(a, _)| *a));
@@ -86,7 +86,7 @@ fn account(
     code_hash: B256,
     storage_root: B256,
 ) -> TrieAccount {
-    TrieAccount { nonce, balance, storage_root, code_hash, ..Default::default() }
+    TrieAccount { nonce, balance, storage_root, code_hash }
 }
 
 fn storage_root(storage: &BTreeMap<alloy_primitives::U256, alloy_primitives::U256>) -> B256 {

@@ -145,12 +145,12 @@ fn wrong_batches(page: &mut String, report: &Report) {
 }
 
 fn legend(page: &mut String) {
-    let _ = write!(
+    let _ = writeln!(
         page,
         "<div class=\"legend\"><span style=\"background:{VALID_COLOUR}\"></span>valid\
          <span style=\"background:{INVALID_COLOUR}\"></span>invalid (gas up to the first \
          divergent block)<span style=\"background:{SKIPPED_COLOUR}\"></span>skipped (not \
-         replayed)</div>\n"
+         replayed)</div>"
     );
 }
 
@@ -196,19 +196,19 @@ impl Frame {
         let step = tick_step(max);
         let max = if max > 0.0 { (max / step).ceil() * step } else { step };
         let mut svg = String::new();
-        let _ = write!(
+        let _ = writeln!(
             svg,
             "<svg id=\"{id}\" viewBox=\"0 0 {CHART_W} {CHART_H}\" role=\"img\" \
-             aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">\n",
+             aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
             escape(label)
         );
         let mut v = 0.0;
         while v <= max + step / 2.0 {
             let y = frame_y(v, max);
-            let _ = write!(
+            let _ = writeln!(
                 svg,
                 "<line x1=\"{MARGIN_L}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\" stroke=\"#ddd\"/>\
-                 <text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{}</text>\n",
+                 <text x=\"{}\" y=\"{:.1}\" font-size=\"11\" text-anchor=\"end\" fill=\"#555\">{}</text>",
                 CHART_W - MARGIN_R,
                 MARGIN_L - 6.0,
                 y + 4.0,
@@ -219,16 +219,16 @@ impl Frame {
         let base = CHART_H - MARGIN_B;
         for (x, anchor, id) in [(MARGIN_L, "start", first), (CHART_W - MARGIN_R, "end", last)] {
             if let Some(id) = id {
-                let _ = write!(
+                let _ = writeln!(
                     svg,
-                    "<text x=\"{x}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"#555\">batch {id}</text>\n",
+                    "<text x=\"{x}\" y=\"{}\" font-size=\"11\" text-anchor=\"{anchor}\" fill=\"#555\">batch {id}</text>",
                     base + 16.0
                 );
             }
         }
-        let _ = write!(
+        let _ = writeln!(
             svg,
-            "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>\n",
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
             (MARGIN_L + CHART_W - MARGIN_R) / 2.0,
             base + 30.0,
             escape(label)
@@ -274,10 +274,10 @@ fn gas_chart(batches: &[BatchReport]) -> String {
         let top = frame.y(mgas);
         // A batch with no gas (skipped) still gets a sliver, so it is visible.
         let height = (base - top).max(2.0);
-        let _ = write!(
+        let _ = writeln!(
             frame.svg,
             "<rect class=\"bar {}\" x=\"{:.2}\" y=\"{:.2}\" width=\"{:.2}\" height=\"{height:.2}\" fill=\"{}\">\
-             <title>batch {}: {} gas, {}</title></rect>\n",
+             <title>batch {}: {} gas, {}</title></rect>",
             verdict_word(&b.verdict),
             MARGIN_L + i as f64 * width + gap / 2.0,
             base - height,
@@ -311,25 +311,25 @@ fn speed_chart(batches: &[BatchReport]) -> String {
     if speeds.len() > 1 {
         let points: Vec<String> =
             speeds.iter().map(|(i, _, v)| format!("{:.2},{:.2}", x(*i), frame.y(*v))).collect();
-        let _ = write!(
+        let _ = writeln!(
             frame.svg,
-            "<polyline class=\"speed\" points=\"{}\" fill=\"none\" stroke=\"{SPEED_COLOUR}\" stroke-width=\"2\"/>\n",
+            "<polyline class=\"speed\" points=\"{}\" fill=\"none\" stroke=\"{SPEED_COLOUR}\" stroke-width=\"2\"/>",
             points.join(" ")
         );
     }
     let radius = if speeds.len() > 200 { 1.5 } else { 3.5 };
     for (i, id, v) in &speeds {
-        let _ = write!(
+        let _ = writeln!(
             frame.svg,
-            "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"{radius}\" fill=\"{SPEED_COLOUR}\"><title>batch {id}: {v:.2} Mgas/s</title></circle>\n",
+            "<circle cx=\"{:.2}\" cy=\"{:.2}\" r=\"{radius}\" fill=\"{SPEED_COLOUR}\"><title>batch {id}: {v:.2} Mgas/s</title></circle>",
             x(*i),
             frame.y(*v)
         );
     }
     if speeds.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             frame.svg,
-            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#777\">no timed batch</text>\n",
+            "<text x=\"{}\" y=\"{}\" font-size=\"13\" text-anchor=\"middle\" fill=\"#777\">no timed batch</text>",
             CHART_W / 2.0,
             CHART_H / 2.0
         );
@@ -360,11 +360,11 @@ fn batch_table(page: &mut String, report: &Report) {
             BatchVerdict::Skipped { reason } => escape(reason),
         };
         let word = verdict_word(&b.verdict);
-        let _ = write!(
+        let _ = writeln!(
             page,
             "<tr id=\"batch-{}\"><td>{}</td><td class=\"l {word}\">{word}</td><td>{}</td>\
              <td class=\"l\"><code>{}</code></td><td>{}–{last}</td><td>{}</td><td>{seconds}</td>\
-             <td>{speed}</td><td class=\"l\">{detail}</td></tr>\n",
+             <td>{speed}</td><td class=\"l\">{detail}</td></tr>",
             b.id, b.id, b.l1_block, b.l1_tx, b.first_block, b.l2_gas
         );
     }

@@ -114,7 +114,8 @@ async fn measure(blocks: usize) -> Result<LatencyRow> {
     )
     .await?;
     let db = Arc::new(WatchDb::open(&dir.path().join("challenger"))?);
-    let source = RpcSource::connect(&[node.http_url.clone()], RetryPolicy::default()).await?;
+    let source =
+        RpcSource::connect(std::slice::from_ref(&node.http_url), RetryPolicy::default()).await?;
     let config = WatchConfig {
         rollup: client.address(),
         confirmations: 0,

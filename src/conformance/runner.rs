@@ -248,10 +248,10 @@ impl<'a> TestRun<'a> {
                 head.hash, self.test.last_block_hash
             ));
         }
-        if let Some(expected) = self.test.post_state_hash {
-            if head.state_root != expected {
-                return Err(format!("state root {} != postStateHash {expected}", head.state_root));
-            }
+        if let Some(expected) = self.test.post_state_hash
+            && head.state_root != expected
+        {
+            return Err(format!("state root {} != postStateHash {expected}", head.state_root));
         }
         let Some(post) = &self.test.post_state else {
             return Ok(());
@@ -309,10 +309,10 @@ fn check_results(header: &Header, pending: &PendingBlock) -> Result<(), String> 
             return Err(format!("{what} {got} != header {expected}"));
         }
     }
-    if let Some(blob_gas) = header.blob_gas_used {
-        if blob_gas != out.blob_gas_used {
-            return Err(format!("blob gas used {} != header {blob_gas}", out.blob_gas_used));
-        }
+    if let Some(blob_gas) = header.blob_gas_used
+        && blob_gas != out.blob_gas_used
+    {
+        return Err(format!("blob gas used {} != header {blob_gas}", out.blob_gas_used));
     }
     if let Some(requests_hash) = header.requests_hash {
         let got = out.requests.requests_hash();

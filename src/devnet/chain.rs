@@ -474,20 +474,20 @@ impl Chain {
 
     /// The stateless and state checks a transaction passes before it enters the pool.
     fn admit(&self, tx: &Recovered<TxEnvelope>) -> Result<(), SubmitError> {
-        if let Some(have) = tx.chain_id() {
-            if have != self.config.chain_id {
-                return Err(SubmitError::ChainId { have, want: self.config.chain_id });
-            }
+        if let Some(have) = tx.chain_id()
+            && have != self.config.chain_id
+        {
+            return Err(SubmitError::ChainId { have, want: self.config.chain_id });
         }
         let next = self.head().number() + 1;
         let spec = self.rules.spec_id(next, now().max(self.head().header.timestamp + 1));
         if tx.is_eip7702() && spec < SpecId::PRAGUE {
             return Err(SubmitError::UnsupportedType("EIP-7702 before Prague".into()));
         }
-        if let Some(tip) = tx.max_priority_fee_per_gas() {
-            if tip > tx.max_fee_per_gas() {
-                return Err(SubmitError::TipAboveFeeCap);
-            }
+        if let Some(tip) = tx.max_priority_fee_per_gas()
+            && tip > tx.max_fee_per_gas()
+        {
+            return Err(SubmitError::TipAboveFeeCap);
         }
         let gas = tx.gas_limit();
         if gas > self.config.gas_limit {

@@ -104,14 +104,14 @@ pub fn verify_ancestry<H: HeaderFormat>(
     for (index, bytes) in headers.iter().enumerate() {
         let link =
             H::link(bytes).map_err(|reason| VerifyError::MalformedHeader { index, reason })?;
-        if let Some(prev) = previous {
-            if link.parent_hash != prev.hash || Some(link.number) != prev.number.checked_add(1) {
-                let reason = format!(
-                    "block {} does not follow block {} ({})",
-                    link.number, prev.number, prev.hash
-                );
-                return Err(VerifyError::BrokenAncestry { index, reason });
-            }
+        if let Some(prev) = previous
+            && (link.parent_hash != prev.hash || Some(link.number) != prev.number.checked_add(1))
+        {
+            let reason = format!(
+                "block {} does not follow block {} ({})",
+                link.number, prev.number, prev.hash
+            );
+            return Err(VerifyError::BrokenAncestry { index, reason });
         }
         hashes.insert(link.number, link.hash);
         previous = Some(link);

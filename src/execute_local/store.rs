@@ -303,7 +303,7 @@ impl Database for FlatDb<'_> {
 
     fn basic(&mut self, address: Address) -> Result<Option<AccountInfo>, DbFault> {
         let account = match self.overlay.and_then(|o| o.accounts.get(&address)) {
-            Some(account) => account.clone(),
+            Some(account) => *account,
             None => self.store.account(&address).map_err(|err| self.store_fault(err))?,
         };
         Ok(account.map(|a| AccountInfo {

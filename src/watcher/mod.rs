@@ -140,10 +140,10 @@ impl<S: L1Source> Watcher<S> {
             head.number.saturating_sub(self.config.confirmations)
         };
         let mut findings = Vec::new();
-        if let Some(cursor) = self.db.cursor()? {
-            if let Some(reorg) = self.check_reorg(cursor).await? {
-                findings.push(reorg);
-            }
+        if let Some(cursor) = self.db.cursor()?
+            && let Some(reorg) = self.check_reorg(cursor).await?
+        {
+            findings.push(reorg);
         }
         let cursor = self.db.cursor()?;
         let from = cursor.map_or(self.config.start_block, |c| c.number + 1);

@@ -247,7 +247,7 @@ impl L1Source for RpcSource {
                     start = end + 1;
                 }
                 Err(err @ SourceError::Refused { .. }) if start < end => {
-                    step = ((end - start + 1) / 2).max(1);
+                    step = (end - start).div_ceil(2).max(1);
                     self.log_range.store(step, Ordering::Relaxed);
                     tracing::warn!(target: "native_challenger::watcher", start, end, step, %err, "eth_getLogs refused; reading smaller ranges");
                 }

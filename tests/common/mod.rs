@@ -170,7 +170,7 @@ impl TestChain {
             prev_randao: keccak256(number.to_be_bytes()),
             gas_limit,
             base_fee: 1_000_000_000,
-            l1_anchor: keccak256(b"l1").into(),
+            l1_anchor: keccak256(b"l1"),
             transactions,
         };
         L2Block::new(inputs).expect("inputs encode")

@@ -20,7 +20,7 @@ fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -151,7 +151,7 @@ fn budget_line(rows: &[ExecuteRow], kind: &str) -> String {
     let of_kind: Vec<(&ExecuteRow, &L1Cost)> =
         rows.iter().filter(|r| r.kind == kind).filter_map(|r| Some((r, r.l1.as_ref()?))).collect();
     let fits = |c: &L1Cost| c.fits_gas_cap() && c.fits_mempool();
-    let best = of_kind.iter().filter(|(_, c)| fits(c)).map(|(r, _)| r).last();
+    let best = of_kind.iter().filter(|(_, c)| fits(c)).map(|(r, _)| r).next_back();
     let mut line = match best {
         Some(r) => format!(
             "- {kind}: up to {} fits ({:.3} witness bytes per L2 gas there)",

@@ -3,7 +3,8 @@
 //! exports a bundle `verify-bundle` accepts; tampered bundles (a flipped byte in a block
 //! file, an edited manifest root, a consistently forged file) are rejected with a precise
 //! reason; the HTML report renders in headless Chromium; the `replay` command itself takes
-//! L1-block bounds and writes both reports.
+//! L1-block bounds and writes both reports, and the `verify-bundle` command passes a good
+//! bundle and fails a tampered one.
 
 mod common;
 
@@ -223,6 +224,36 @@ async fn the_replay_command_takes_l1_block_bounds_and_writes_both_reports() {
     let dom = chromium::dump_dom(&page);
     assert!(dom.contains(&format!("<tr id=\"batch-{lie}\">")), "{dom}");
     assert!(!dom.contains(&format!("<tr id=\"batch-{honest}\">")), "{dom}");
+
+    // `verify-bundle`, the command: the replay's bundle passes; a flipped byte fails it with
+    // the block and the reason, and a non-zero exit.
+    let verify_cli = |dir: &Path| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_native-challenger"))
+            .arg("verify-bundle")
+            .arg(dir)
+            .args(["--jobs", "2"])
+            .output()
+            .expect("run verify-bundle")
+    };
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    let out = verify_cli(&bundle);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let result: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON on stdout");
+    assert_eq!(result["blocks"], manifest.blocks.len());
+    assert_eq!(result["disagreements"], serde_json::json!([]));
+    assert!(stderr.contains(&format!("all {} blocks verified", manifest.blocks.len())));
+    let tampered = e.dir.path().join("tampered");
+    copy_dir(&bundle, &tampered);
+    let victim = &manifest.blocks[0];
+    let mut bytes = std::fs::read(tampered.join(&victim.file)).unwrap();
+    bytes[40] ^= 0x80;
+    std::fs::write(tampered.join(&victim.file), bytes).unwrap();
+    let out = verify_cli(&tampered);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a tampered bundle passed: {stderr}");
+    assert!(stderr.contains(&format!("block {} ({})", victim.block, victim.file)), "{stderr}");
+    assert!(stderr.contains("hash mismatch"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -104,6 +104,11 @@ pub struct ChallengerConfig {
     pub keystore: Option<PathBuf>,
     #[serde(default)]
     pub password_file: Option<PathBuf>,
+    /// A remote signer's JSON-RPC URL (`eth_signTransaction`) and the address it signs as.
+    #[serde(default)]
+    pub remote_signer: Option<String>,
+    #[serde(default)]
+    pub remote_signer_address: Option<alloy_primitives::Address>,
     /// Challenge even when gas costs more than the reward (a watchtower protecting users).
     #[serde(default)]
     pub challenge_always: bool,
@@ -136,6 +141,8 @@ impl Default for ChallengerConfig {
             key_env: None,
             keystore: None,
             password_file: None,
+            remote_signer: None,
+            remote_signer_address: None,
             challenge_always: false,
             auto_deposit: true,
             auto_claim: true,
@@ -291,8 +298,16 @@ impl Config {
         if c.keystore.is_some() != c.password_file.is_some() {
             return Err(ConfigError::Challenger("keystore and password_file go together".into()));
         }
-        if c.key_env.is_some() && c.keystore.is_some() {
-            return Err(ConfigError::Challenger("give key_env or keystore, not both".into()));
+        if c.remote_signer.is_some() != c.remote_signer_address.is_some() {
+            return Err(ConfigError::Challenger(
+                "remote_signer and remote_signer_address go together".into(),
+            ));
+        }
+        let sources = [c.key_env.is_some(), c.keystore.is_some(), c.remote_signer.is_some()];
+        if sources.iter().filter(|given| **given).count() > 1 {
+            return Err(ConfigError::Challenger(
+                "give one key source: key_env, keystore or remote_signer".into(),
+            ));
         }
         if c.fee_bump_percent < 10 {
             return Err(ConfigError::Challenger(
@@ -343,6 +358,17 @@ mod tests {
         assert_eq!(watch.challenger.mode, Mode::WatchOnly);
         let half = format!("{base}[challenger]\nkeystore = \"k.json\"\n");
         assert!(matches!(parse(&half), Err(ConfigError::Challenger(_))));
+        let remote = "remote_signer = \"http://127.0.0.1:9000\"\n";
+        let address = "remote_signer_address = \"0x5FbDB2315678afecb367f032d93F642f64180aa3\"\n";
+        let signer = parse(&format!("{base}[challenger]\n{remote}{address}")).expect("remote");
+        assert_eq!(signer.challenger.remote_signer.as_deref(), Some("http://127.0.0.1:9000"));
+        let err = parse(&format!("{base}[challenger]\n{remote}")).expect_err("no address");
+        assert!(err.to_string().contains("go together"), "{err}");
+        let two = format!("{base}[challenger]\nkey_env = \"K\"\n{remote}{address}");
+        let err = parse(&two).expect_err("two sources");
+        assert!(err.to_string().contains("one key source"), "{err}");
+        let bad = format!("{base}[challenger]\n{remote}remote_signer_address = \"0x12\"\n");
+        assert!(parse(&bad).is_err(), "a malformed address");
         let bump = format!("{base}[challenger]\nfee_bump_percent = 5\n");
         assert!(matches!(parse(&bump), Err(ConfigError::Challenger(_))));
         let empty = format!(

@@ -98,7 +98,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let dir = tempfile::tempdir()?;
     let config = daemon_config(&node.http_url, client.address(), dir.path());
     let (events_tx, mut events) = mpsc::unbounded_channel();
-    let daemon = Daemon::build(&config, Some(challenger_key), false).await?.with_events(events_tx);
+    let daemon =
+        Daemon::build(&config, Some(challenger_key.into()), false).await?.with_events(events_tx);
     println!(
         "challenger {} watching",
         daemon.challenger().map(|a| a.to_string()).unwrap_or_default()

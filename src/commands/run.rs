@@ -4,7 +4,7 @@
 use anyhow::{Context, Result};
 use native_challenger::config::{Config, LogFormat};
 use native_challenger::daemon::{Daemon, metrics_setup};
-use native_challenger::submitter::KeySource;
+use native_challenger::submitter::{KeySource, TxKey};
 use std::path::PathBuf;
 use tokio::sync::watch;
 
@@ -18,13 +18,17 @@ pub struct RunArgs {
 }
 
 /// The key the configuration points at, if any.
-pub fn key_from(config: &Config) -> Result<Option<alloy_signer_local::PrivateKeySigner>> {
+pub fn key_from(config: &Config) -> Result<Option<TxKey>> {
     let c = &config.challenger;
-    let source = match (&c.key_env, &c.keystore, &c.password_file) {
-        (Some(name), _, _) => KeySource::Env(name.clone()),
-        (None, Some(path), Some(password_file)) => {
+    let source = match (&c.key_env, &c.keystore, &c.password_file, &c.remote_signer) {
+        (Some(name), _, _, _) => KeySource::Env(name.clone()),
+        (None, Some(path), Some(password_file), _) => {
             KeySource::Keystore { path: path.clone(), password_file: password_file.clone() }
         }
+        (None, None, _, Some(url)) => match c.remote_signer_address {
+            Some(address) => KeySource::Remote { url: url.clone(), address },
+            None => return Ok(None),
+        },
         _ => return Ok(None),
     };
     Ok(Some(source.signer()?))

@@ -15,11 +15,10 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, NativeRollup, dev_users};
-use crate::submitter::{Intent, SubmitPolicy, Submitter, TxManager, TxPolicy};
+use crate::submitter::{Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
 use crate::watcher::{BatchState, Finding, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
 use alloy_primitives::Address;
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use std::path::Path;
 use std::sync::Arc;
@@ -46,9 +45,11 @@ pub enum DaemonError {
     #[error("L1: {0}")]
     L1(String),
     #[error(
-        "challenge mode needs a key: set [challenger] key_env or keystore, or run --watch-only"
+        "challenge mode needs a key: set [challenger] key_env, keystore or remote_signer, or run --watch-only"
     )]
     NoKey,
+    #[error("[challenger] {0}")]
+    Signer(String),
 }
 
 /// What the daemon did, for embedders.
@@ -157,7 +158,7 @@ impl Daemon {
     /// Connects and opens everything. `key` is required unless `watch_only`.
     pub async fn build(
         config: &Config,
-        key: Option<PrivateKeySigner>,
+        key: Option<TxKey>,
         watch_only: bool,
     ) -> Result<Self, DaemonError> {
         let l1 = config.l1()?;
@@ -297,10 +298,13 @@ impl Daemon {
 
 async fn submitter(
     config: &Config,
-    signer: PrivateKeySigner,
+    signer: TxKey,
     db: Arc<WatchDb>,
 ) -> Result<Submitter, DaemonError> {
     let l1 = config.l1()?;
+    if let TxKey::Remote(remote) = &signer {
+        remote.check().await.map_err(DaemonError::Signer)?;
+    }
     let provider = ProviderBuilder::new()
         .connect(&l1.rpc[0])
         .await
@@ -308,13 +312,7 @@ async fn submitter(
         .erased();
     let chain_id = provider.get_chain_id().await.map_err(|e| DaemonError::L1(e.to_string()))?;
     let c = &config.challenger;
-    let tx_policy = TxPolicy {
-        confirmations: c.confirmations,
-        resubmit_after: Duration::from_secs(c.resubmit_after_secs),
-        fee_bump_percent: c.fee_bump_percent,
-        max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
-        ..TxPolicy::default()
-    };
+    let tx_policy = tx_policy(config);
     let policy = SubmitPolicy {
         budgets: Budgets { max_tx_size: c.max_tx_size, ..Budgets::default() },
         challenge_always: c.challenge_always,
@@ -323,4 +321,16 @@ async fn submitter(
     };
     let tx = TxManager::new(provider, signer, chain_id, tx_policy);
     Ok(Submitter::new(tx, l1.rollup, db, policy))
+}
+
+/// The transaction manager's policy from `[challenger]`.
+pub fn tx_policy(config: &Config) -> TxPolicy {
+    let c = &config.challenger;
+    TxPolicy {
+        confirmations: c.confirmations,
+        resubmit_after: Duration::from_secs(c.resubmit_after_secs),
+        fee_bump_percent: c.fee_bump_percent,
+        max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+        ..TxPolicy::default()
+    }
 }

@@ -16,6 +16,7 @@
 pub mod chain;
 pub mod pool;
 pub mod rpc;
+pub mod sign;
 
 use crate::execute_local::forks::{ForkSchedule, Network, network};
 use crate::execute_local::store::StoreError;

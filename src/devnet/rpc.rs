@@ -6,6 +6,8 @@
 //! -32700 parse error, -32600 invalid request, -32601 unknown method, -32602 invalid params,
 //! -32000 for rejected transactions and failed calls, 3 (with the revert data) for reverts.
 //!
+//! Dev keys: `eth_accounts`, `eth_signTransaction` (EIP-1559 requests, as anvil; see
+//! [`super::sign`]).
 //! Dev controls: `evm_mine`, `evm_snapshot`, `evm_revert`, `evm_increaseTime`,
 //! `evm_setNextBlockTimestamp`, `evm_setAutomine`, `evm_setIntervalMining` (as anvil and
 //! hardhat name them), `devnet_reorg {depth, drop, delay}` and `devnet_info`.
@@ -397,6 +399,13 @@ fn module(chain: Shared) -> Result<RpcModule<Shared>, jsonrpsee::core::RegisterM
     m.register_method("eth_accounts", |_, chain, _| {
         let accounts = lock(chain).config().dev_accounts().map_err(internal)?;
         Ok::<_, ErrorObjectOwned>(accounts.into_iter().map(|a| a.address).collect::<Vec<_>>())
+    })?;
+    m.register_method("eth_signTransaction", |params, chain, _| {
+        let request: TransactionRequest = params.one()?;
+        let chain = lock(chain);
+        let accounts = chain.config().dev_accounts().map_err(internal)?;
+        super::sign::sign_request(chain.config().chain_id, &accounts, request)
+            .map_err(invalid_params)
     })?;
     m.register_method("eth_blockNumber", |_, chain, _| {
         Ok::<_, ErrorObjectOwned>(U64::from(lock(chain).head().number()))

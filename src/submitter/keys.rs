@@ -1,10 +1,49 @@
 //! Where the submitter's key comes from. Never from the configuration file and never logged:
-//! an environment variable holding the hex key, or an encrypted keystore file (the Web3
-//! Secret Storage format geth and foundry write) with its password in a separate file.
+//! an environment variable holding the hex key, an encrypted keystore file (the Web3 Secret
+//! Storage format geth and foundry write) with its password in a separate file, or a remote
+//! signer that keeps the key in its own process ([`super::remote`]).
 
-use alloy_primitives::B256;
+use super::remote::RemoteSigner;
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_primitives::{Address, B256};
+use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use std::path::{Path, PathBuf};
+
+/// The key transactions are signed with: held here, or by a remote signer.
+#[derive(Debug, Clone)]
+pub enum TxKey {
+    Local(PrivateKeySigner),
+    Remote(RemoteSigner),
+}
+
+impl From<PrivateKeySigner> for TxKey {
+    fn from(signer: PrivateKeySigner) -> Self {
+        Self::Local(signer)
+    }
+}
+
+impl TxKey {
+    pub fn address(&self) -> Address {
+        match self {
+            Self::Local(signer) => signer.address(),
+            Self::Remote(remote) => remote.address(),
+        }
+    }
+
+    /// Signs `tx`; `Err` says why not (a remote signer's answer is checked, see
+    /// [`RemoteSigner::sign`]).
+    pub async fn sign(&self, tx: TxEip1559) -> Result<TxEnvelope, String> {
+        match self {
+            Self::Local(signer) => {
+                let signature =
+                    signer.sign_hash_sync(&tx.signature_hash()).map_err(|e| e.to_string())?;
+                Ok(TxEnvelope::from(tx.into_signed(signature)))
+            }
+            Self::Remote(remote) => remote.sign(&tx).await,
+        }
+    }
+}
 
 /// A key source, as configured.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -13,6 +52,8 @@ pub enum KeySource {
     Env(String),
     /// A keystore file and a file holding its password.
     Keystore { path: PathBuf, password_file: PathBuf },
+    /// A remote signer's JSON-RPC URL and the address it signs as.
+    Remote { url: String, address: Address },
 }
 
 /// Why no signer could be made. Messages name the source, never the secret.
@@ -26,13 +67,21 @@ pub enum KeyError {
     Password { path: PathBuf, reason: String },
     #[error("decrypting keystore {path}: {reason}")]
     Keystore { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Remote(String),
 }
 
 impl KeySource {
-    pub fn signer(&self) -> Result<PrivateKeySigner, KeyError> {
+    /// The key. A remote signer is not contacted here: see [`RemoteSigner::check`].
+    pub fn signer(&self) -> Result<TxKey, KeyError> {
         match self {
-            Self::Env(name) => from_env(name),
-            Self::Keystore { path, password_file } => from_keystore(path, password_file),
+            Self::Env(name) => from_env(name).map(TxKey::Local),
+            Self::Keystore { path, password_file } => {
+                from_keystore(path, password_file).map(TxKey::Local)
+            }
+            Self::Remote { url, address } => {
+                RemoteSigner::new(url, *address).map(TxKey::Remote).map_err(KeyError::Remote)
+            }
         }
     }
 }
@@ -92,7 +141,9 @@ mod tests {
         );
         let key = "0x0101010101010101010101010101010101010101010101010101010101010101";
         unsafe { std::env::set_var(var, key) };
-        let signer = KeySource::Env(var.into()).signer().expect("key");
+        let TxKey::Local(signer) = KeySource::Env(var.into()).signer().expect("key") else {
+            panic!("an environment key is local");
+        };
         assert_eq!(signer.to_bytes(), B256::repeat_byte(1));
         assert!(matches!(
             KeySource::Env("NC_TEST_UNSET_VAR".into()).signer(),

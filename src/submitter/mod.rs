@@ -9,9 +9,10 @@
 //! (with the reason, as an alarm). A restart resumes every unfinished intent from its stage.
 
 pub mod keys;
+pub mod remote;
 pub mod txmgr;
 
-pub use keys::{KeyError, KeySource};
+pub use keys::{KeyError, KeySource, TxKey};
 pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
 
 use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};

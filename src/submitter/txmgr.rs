@@ -7,15 +7,14 @@
 //! Input: calls to make. Output: [`SentTx`] records the caller persists before and after each
 //! broadcast (so a restart re-broadcasts instead of sending twice), and receipts.
 
+use super::keys::TxKey;
 use crate::rollup::{NativeRollupErrors, RollupError};
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_consensus::TxEip1559;
 use alloy_eips::eip2718::Encodable2718;
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
-use alloy_signer::SignerSync;
-use alloy_signer_local::PrivateKeySigner;
 use serde::{Deserialize, Serialize};
 use std::time::{Duration, Instant};
 
@@ -120,7 +119,7 @@ fn is_underpriced(err: &TxError) -> bool {
 #[derive(Debug, Clone)]
 pub struct TxManager {
     provider: DynProvider,
-    signer: PrivateKeySigner,
+    signer: TxKey,
     chain_id: u64,
     policy: TxPolicy,
 }
@@ -128,11 +127,11 @@ pub struct TxManager {
 impl TxManager {
     pub fn new(
         provider: DynProvider,
-        signer: PrivateKeySigner,
+        signer: impl Into<TxKey>,
         chain_id: u64,
         policy: TxPolicy,
     ) -> Self {
-        Self { provider, signer, chain_id, policy }
+        Self { provider, signer: signer.into(), chain_id, policy }
     }
 
     pub fn address(&self) -> Address {
@@ -172,7 +171,7 @@ impl TxManager {
             hashes: Vec::new(),
             raw: Bytes::new(),
         };
-        self.sign(&mut tx)?;
+        self.sign(&mut tx).await?;
         Ok(tx)
     }
 
@@ -194,7 +193,7 @@ impl TxManager {
         Ok((max_fee, tip))
     }
 
-    fn sign(&self, tx: &mut SentTx) -> Result<(), TxError> {
+    async fn sign(&self, tx: &mut SentTx) -> Result<(), TxError> {
         let unsigned = TxEip1559 {
             chain_id: self.chain_id,
             nonce: tx.nonce,
@@ -206,11 +205,7 @@ impl TxManager {
             access_list: Default::default(),
             input: tx.data.clone(),
         };
-        let signature = self
-            .signer
-            .sign_hash_sync(&unsigned.signature_hash())
-            .map_err(|e| TxError::Sign(e.to_string()))?;
-        let envelope = TxEnvelope::from(unsigned.into_signed(signature));
+        let envelope = self.signer.sign(unsigned).await.map_err(TxError::Sign)?;
         tx.hashes.push(*envelope.tx_hash());
         tx.raw = envelope.encoded_2718().into();
         Ok(())
@@ -235,7 +230,7 @@ impl TxManager {
     }
 
     /// Re-signs with fees raised by the policy's bump (same nonce).
-    pub fn bump(&self, tx: &mut SentTx) -> Result<(), TxError> {
+    pub async fn bump(&self, tx: &mut SentTx) -> Result<(), TxError> {
         let pct = u128::from(self.policy.fee_bump_percent.max(10));
         let raise = |v: u128| v + (v * pct).div_ceil(100).max(1);
         let (max_fee, tip) = (raise(tx.max_fee), raise(tx.tip));
@@ -244,7 +239,7 @@ impl TxManager {
         }
         tx.max_fee = max_fee;
         tx.tip = tip;
-        self.sign(tx)
+        self.sign(tx).await
     }
 
     /// Waits until one version of `tx` is mined with the policy's confirmations. Bumps fees
@@ -280,7 +275,7 @@ impl TxManager {
                     return Err(TxError::Replaced { nonce: tx.nonce });
                 }
                 if last_send.elapsed() >= self.policy.resubmit_after {
-                    self.bump(tx)?;
+                    self.bump(tx).await?;
                     persist(tx);
                     tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, "fee bump");
                     metrics::counter!("native_challenger_submitter_fee_bumps_total").increment(1);
@@ -292,7 +287,7 @@ impl TxManager {
                 match self.broadcast(tx).await {
                     Ok(()) => {}
                     Err(err) if is_underpriced(&err) => {
-                        self.bump(tx)?;
+                        self.bump(tx).await?;
                         persist(tx);
                         tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, %err, "fee bump after an underpriced refusal");
                         metrics::counter!("native_challenger_submitter_fee_bumps_total")

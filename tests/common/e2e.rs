@@ -11,7 +11,7 @@ use native_challenger::proposer::driver::{
 };
 use native_challenger::proposer::{Fault, PlannedBatch, Proposer, ProposerConfig, WorkloadSpec};
 use native_challenger::rollup::{RollupClient, RollupParams};
-use native_challenger::submitter::{Intent, Stage};
+use native_challenger::submitter::{Intent, Stage, TxKey};
 use native_challenger::watcher::Finding;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -96,11 +96,16 @@ impl E2e {
     }
 
     pub async fn start(&self, config: &Config, key_index: Option<usize>) -> Running {
+        let key = key_index.map(|i| TxKey::from(dev_key(i, &self.node)));
+        self.start_with(config, key).await
+    }
+
+    /// The daemon with `key` (watch-only without one).
+    pub async fn start_with(&self, config: &Config, key: Option<TxKey>) -> Running {
         std::fs::create_dir_all(config.store.path.parent().unwrap_or(Path::new("."))).expect("dir");
-        let key = key_index.map(|i| dev_key(i, &self.node));
         let (tx, events) = mpsc::unbounded_channel();
-        let daemon =
-            Daemon::build(config, key, key_index.is_none()).await.expect("daemon").with_events(tx);
+        let watch_only = key.is_none();
+        let daemon = Daemon::build(config, key, watch_only).await.expect("daemon").with_events(tx);
         let (stop, rx) = watch::channel(false);
         let handle = tokio::spawn(daemon.run(rx));
         Running { stop, handle, events, seen: Vec::new() }

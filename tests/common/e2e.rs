@@ -118,19 +118,26 @@ impl E2e {
     }
 
     /// Replaces L1 from block `from` to the head with new blocks holding the same
-    /// transactions except `tx` (the dev L1's `devnet_reorg`).
+    /// transactions except `tx` (the dev L1's `devnet_reorg`). The dev L1 may mine between
+    /// reading the head and the reorg, which then starts a block too late and misses `tx`:
+    /// the reorg is repeated until `tx` is gone.
     pub async fn reorg_out(&self, from: u64, tx: alloy_primitives::B256) {
         use alloy_provider::Provider;
-        let head = self.client.provider().get_block_number().await.expect("head");
-        let _: serde_json::Value = self
-            .client
-            .provider()
-            .raw_request(
-                "devnet_reorg".into(),
-                (serde_json::json!({"depth": head - from + 1, "drop": [tx]}),),
-            )
-            .await
-            .expect("reorg");
+        let provider = self.client.provider();
+        for _ in 0..5 {
+            let head = provider.get_block_number().await.expect("head");
+            let _: serde_json::Value = provider
+                .raw_request(
+                    "devnet_reorg".into(),
+                    (serde_json::json!({"depth": head - from + 1, "drop": [tx]}),),
+                )
+                .await
+                .expect("reorg");
+            if provider.get_transaction_receipt(tx).await.expect("receipt").is_none() {
+                return;
+            }
+        }
+        panic!("{tx} survived five reorgs from block {from}");
     }
 
     pub async fn balance(&self, who: Address) -> U256 {

@@ -187,7 +187,7 @@ fn summary(rows: &[ExecuteRow]) -> String {
     format!(
         "\n### Summary (computed from the two tables)\n\n\
          - EXECUTE over all {n} blocks: {execute:.1} L2 Mgas/s ({:.1} L2 Mgas in total); stateful replay {stateful:.1}, raw revm {raw:.1}: EXECUTE runs at {:.2}x stateful replay and {:.2}x raw revm.\n\
-         - Decoding the transactions and recovering their senders (`L2Block::new`, k256) is {recovery:.0}% of EXECUTE's time; the rest (stateless verification proper) runs at {without:.1} L2 Mgas/s.\n\
+         - Decoding the transactions and recovering their senders (`L2Block::new`; libsecp256k1 through alloy's `secp256k1` feature) is {recovery:.0}% of EXECUTE's time; the rest (stateless verification proper) runs at {without:.1} L2 Mgas/s.\n\
          {}\n\
          - What fits one L1 transaction (2^24 gas and 128 KiB):\n{}\n",
         gas as f64 / 1e6,

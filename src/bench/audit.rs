@@ -13,14 +13,13 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
+use crate::proposer::WorkloadSpec;
 use crate::proposer::driver::{
     DEV_L2_USERS, ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
 };
-use crate::proposer::{ProposerConfig, WorkloadSpec};
 use alloy_provider::Provider;
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
@@ -87,24 +86,16 @@ pub async fn run(
     })
     .await?;
     let dir = tempfile::tempdir()?;
-    let plan = ProposePlan {
-        batches: sizes.batches,
-        blocks_per_batch: 1,
-        workload: WorkloadSpec {
-            txs_per_block: sizes.txs_per_block,
-            transfers: 8,
-            erc20: 4,
-            deploys: 0,
-            storage: 2,
-            seed: 11,
-        },
-        config: ProposerConfig {
-            l2_gas_limit: params.max_l2_gas_limit,
-            ..ProposerConfig::default()
-        },
-        faults: BTreeMap::new(),
-        interval: Duration::ZERO,
+    let workload = WorkloadSpec {
+        txs_per_block: sizes.txs_per_block,
+        transfers: 8,
+        erc20: 4,
+        deploys: 0,
+        storage: 2,
+        seed: 11,
     };
+    // Batches are proposed one by one below (`propose_next`), so the plan holds one.
+    let plan = ProposePlan::single(1, workload, params.max_l2_gas_limit);
     let mut proposer =
         open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan).await?;
     let started = Instant::now();

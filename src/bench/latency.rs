@@ -14,7 +14,7 @@ use crate::execute_local::replay::execute_on_store;
 use crate::proposer::driver::{
     ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
 };
-use crate::proposer::{Fault, ProposerConfig, WorkloadSpec};
+use crate::proposer::{Fault, WorkloadSpec};
 use crate::rollup::NativeRollup;
 use crate::submitter::{SubmitPolicy, Submitter, TxManager, TxPolicy};
 use crate::watcher::{Finding, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
@@ -22,7 +22,6 @@ use alloy_primitives::U256;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolCall;
 use anyhow::{Context, Result, bail};
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -72,24 +71,15 @@ async fn measure(blocks: usize) -> Result<LatencyRow> {
     let (client, params, _) =
         deploy_dev_rollup(provider, from, CHAIN_ID, |p| p.challenge_window = 1_000).await?;
     let dir = tempfile::tempdir()?;
-    let plan = ProposePlan {
-        batches: 1,
-        blocks_per_batch: blocks,
-        workload: WorkloadSpec {
-            txs_per_block: 200,
-            transfers: 8,
-            erc20: 4,
-            deploys: 0,
-            storage: 2,
-            seed: 9,
-        },
-        config: ProposerConfig {
-            l2_gas_limit: params.max_l2_gas_limit,
-            ..ProposerConfig::default()
-        },
-        faults: BTreeMap::new(),
-        interval: Duration::ZERO,
+    let workload = WorkloadSpec {
+        txs_per_block: 200,
+        transfers: 8,
+        erc20: 4,
+        deploys: 0,
+        storage: 2,
+        seed: 9,
     };
+    let plan = ProposePlan::single(blocks, workload, params.max_l2_gas_limit);
     let mut proposer =
         open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan).await?;
     // A first one-block batch deploys the workload's token (its first ERC-20 pick becomes a

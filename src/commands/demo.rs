@@ -11,13 +11,12 @@ use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
     ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider, sync_with_tip,
 };
-use native_challenger::proposer::{Fault, Proposer, ProposerConfig, WorkloadSpec};
+use native_challenger::proposer::{Fault, Proposer, WorkloadSpec};
 use native_challenger::protocol::Trace;
 use native_challenger::rollup::RollupClient;
 use native_challenger::submitter::Stage;
 use native_challenger::watcher::Finding;
 use rand::{Rng, SeedableRng};
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
@@ -107,17 +106,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let (stop, stop_rx) = watch::channel(false);
     let handle = tokio::spawn(daemon.run(stop_rx));
 
-    let plan = ProposePlan {
-        batches: 1,
-        blocks_per_batch: args.blocks,
-        workload: WorkloadSpec { txs_per_block: 12, seed, ..WorkloadSpec::default() },
-        config: ProposerConfig {
-            l2_gas_limit: params.max_l2_gas_limit,
-            ..ProposerConfig::default()
-        },
-        faults: BTreeMap::new(),
-        interval: Duration::ZERO,
-    };
+    let workload = WorkloadSpec { txs_per_block: 12, seed, ..WorkloadSpec::default() };
+    let plan = ProposePlan::single(args.blocks, workload, params.max_l2_gas_limit);
     let mut proposer =
         open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan).await?;
     let outcome =

@@ -36,6 +36,21 @@ pub struct ProposePlan {
     pub interval: Duration,
 }
 
+impl ProposePlan {
+    /// One batch of `blocks_per_batch` blocks of `workload` at `l2_gas_limit`, no fault, no
+    /// pause: the plan of callers that propose batch by batch themselves (`propose_next`).
+    pub fn single(blocks_per_batch: usize, workload: WorkloadSpec, l2_gas_limit: u64) -> Self {
+        Self {
+            batches: 1,
+            blocks_per_batch,
+            workload,
+            config: ProposerConfig { l2_gas_limit, ..ProposerConfig::default() },
+            faults: BTreeMap::new(),
+            interval: Duration::ZERO,
+        }
+    }
+}
+
 /// One proposal as it landed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BatchReport {

@@ -15,9 +15,8 @@ use native_challenger::devnet::DevnetConfig;
 use native_challenger::proposer::driver::{
     ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
 };
-use native_challenger::proposer::{Fault, PlannedBatch, Proposer, ProposerConfig, WorkloadSpec};
+use native_challenger::proposer::{Fault, PlannedBatch, Proposer, WorkloadSpec};
 use native_challenger::rollup::{RollupClient, RollupParams};
-use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -153,17 +152,8 @@ impl AnvilRollup {
                 .expect("deploy on anvil");
         assert_ne!(params.execute, Address::ZERO);
         let dir = tempfile::tempdir().expect("tempdir");
-        let plan = ProposePlan {
-            batches: 1,
-            blocks_per_batch: BLOCKS,
-            workload: WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() },
-            config: ProposerConfig {
-                l2_gas_limit: params.max_l2_gas_limit,
-                ..ProposerConfig::default()
-            },
-            faults: BTreeMap::new(),
-            interval: Duration::ZERO,
-        };
+        let workload = WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() };
+        let plan = ProposePlan::single(BLOCKS, workload, params.max_l2_gas_limit);
         let proposer = open_proposer(&client, L2_CHAIN_ID, &dir.path().join("proposer"), &plan)
             .await
             .expect("proposer");

@@ -9,11 +9,10 @@ use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
     ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
 };
-use native_challenger::proposer::{Fault, PlannedBatch, Proposer, ProposerConfig, WorkloadSpec};
+use native_challenger::proposer::{Fault, PlannedBatch, Proposer, WorkloadSpec};
 use native_challenger::rollup::{RollupClient, RollupParams};
 use native_challenger::submitter::{Intent, Stage, TxKey};
 use native_challenger::watcher::Finding;
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -154,14 +153,11 @@ impl E2e {
 }
 
 pub fn plan(l2_gas_limit: u64) -> ProposePlan {
-    ProposePlan {
-        batches: 1,
-        blocks_per_batch: BLOCKS,
-        workload: WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() },
-        config: ProposerConfig { l2_gas_limit, ..ProposerConfig::default() },
-        faults: BTreeMap::new(),
-        interval: Duration::ZERO,
-    }
+    ProposePlan::single(
+        BLOCKS,
+        WorkloadSpec { txs_per_block: 8, ..WorkloadSpec::default() },
+        l2_gas_limit,
+    )
 }
 
 impl Running {

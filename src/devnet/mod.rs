@@ -17,6 +17,7 @@ pub mod chain;
 pub mod pool;
 pub mod rpc;
 pub mod sign;
+mod views;
 
 use crate::execute_local::forks::{ForkSchedule, Network, network};
 use crate::execute_local::store::StoreError;

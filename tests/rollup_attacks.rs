@@ -1,22 +1,27 @@
 //! Attacks on the rollup contract, on the dev L1: challenges that must fail (honest batch,
-//! bad witness, copied reveal, after the window, twice, re-entering), batches that must be
-//! refused, and the attacks of L2BEAT's native-rollups tests that apply here (stale
-//! timestamp, root race, self-targeting).
+//! bad witness, copied reveal, after the window, twice, re-entering), commitment squatting,
+//! batches that must be refused, proposals whose calldata hides the batch (a contract, an
+//! EIP-7702-delegated EOA: the `BatchData` log still carries it), and the attacks of L2BEAT's
+//! native-rollups tests that apply here (stale timestamp, root race, self-targeting).
 
 mod common;
 
+use alloy_consensus::Transaction as _;
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{B256, Bytes, U256};
 use alloy_provider::Provider;
 use alloy_rpc_types_eth::TransactionRequest;
 use alloy_sol_types::SolCall;
+use common::red_team::{
+    RawSender, WAIT, assert_logs_carry, batch_logs, deploy_decoy, other_blocks,
+};
 use common::rollup::{RollupEnv, fee, provider};
-use native_challenger::proposer::{Fault, L1Anchor, ProposerError};
-use native_challenger::protocol::Trace;
-use native_challenger::rollup::bindings::ReentrantChallenger;
+use native_challenger::proposer::{Fault, L1Anchor, PlannedBatch, ProposerError};
+use native_challenger::protocol::{BlockInputs, Trace};
+use native_challenger::rollup::bindings::{DecoyProposer, ReentrantChallenger};
 use native_challenger::rollup::client::send_and_wait;
 use native_challenger::rollup::{
-    BatchStatus, ChallengeArgs, NativeRollup, NativeRollupErrors, RollupError,
+    BatchStatus, ChallengeArgs, NativeRollup, NativeRollupErrors, RollupError, from_sol,
 };
 
 fn status(batch: &NativeRollup::Batch) -> BatchStatus {
@@ -309,27 +314,178 @@ async fn malformed_and_out_of_rule_batches_are_refused() {
     let empty = NativeRollup::proposeCall { blocks: vec![], checkpoints: vec![], ..good.clone() };
     assert!(matches!(refused(c.propose(&empty, bond).await), NativeRollupErrors::BadBatchSize(_)));
 
-    // A contract cannot propose: the batch must be readable from the transaction's calldata.
-    let (p4, a4) = provider(&env.node, 4);
-    let deploy = TransactionRequest::default()
-        .with_from(a4)
-        .with_deploy_code(ReentrantChallenger::BYTECODE.clone());
-    let wait = std::time::Duration::from_secs(30);
-    let proxy =
-        send_and_wait(&p4, deploy, wait).await.expect("deploy").contract_address.expect("address");
-    let call = ReentrantChallenger::execCall { to: c.address(), data: good.abi_encode().into() };
-    let tx = TransactionRequest::default()
-        .with_from(a4)
-        .with_to(proxy)
-        .with_input(call.abi_encode())
-        .with_value(bond);
-    match send_and_wait(&p4, tx, wait).await {
-        Err(RollupError::Contract(NativeRollupErrors::ProposerNotEOA(_))) => {}
-        other => panic!("proposal through a contract: {other:?}"),
-    }
-
     let (id, _) = c.propose(&good, bond).await.expect("the well-formed batch is accepted");
     assert_eq!(id, 1);
+}
+
+/// Any caller may propose, a contract too: the batch is read from the `BatchData` log, not from
+/// the transaction's calldata (here `forward`'s), and the bond goes back to the contract.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_contract_may_propose_and_the_log_carries_its_batch() {
+    let mut env = RollupEnv::new(2).await;
+    let rollup = env.proposer_l1.address();
+    let bond = env.params.proposer_bond;
+    let decoy = deploy_decoy(&env.node, 4).await;
+    let anchor = env.anchor().await;
+    let batch = env.proposer.build_batch(0, anchor, 2, None).expect("build");
+    let real = batch.call().expect("call");
+    let (p4, a4) = provider(&env.node, 4);
+    let forward = |data: Vec<u8>, value: U256| {
+        let call = DecoyProposer::forwardCall { target: rollup, data: data.into() };
+        TransactionRequest::default()
+            .with_from(a4)
+            .with_to(decoy)
+            .with_input(call.abi_encode())
+            .with_value(value)
+    };
+    let receipt = send_and_wait(&p4, forward(real.abi_encode(), bond), WAIT)
+        .await
+        .expect("a contract may propose");
+    let (data, proposed) = batch_logs(&receipt, rollup);
+    assert_logs_carry(&data, &proposed, &real);
+    assert_eq!(proposed.proposer, decoy);
+    let stored = env.proposer_l1.batch(proposed.batchId).await.unwrap();
+    assert_eq!((stored.proposer, stored.checkpointsHash), (decoy, proposed.checkpointsHash));
+    assert!(env.replica.follow(&logged(&batch, &data), proposed.batchId).is_none());
+    env.assert_balanced(&[a4, decoy]).await;
+
+    // After the window the bond is credited to the contract, which withdraws it.
+    env.mine(3).await;
+    env.proposer_l1.finalize(proposed.batchId).await.expect("finalize");
+    assert_eq!(env.proposer_l1.credits(decoy).await.unwrap(), bond);
+    env.assert_balanced(&[a4, decoy]).await;
+    send_and_wait(&p4, forward(NativeRollup::withdrawCall {}.abi_encode(), U256::ZERO), WAIT)
+        .await
+        .expect("withdraw");
+    assert_eq!(env.balance(decoy).await, bond);
+    env.assert_balanced(&[a4, decoy]).await;
+    assert_eq!(env.balance(rollup).await, U256::ZERO);
+}
+
+/// EIP-7702: an EOA delegated to `DecoyProposer` sends itself a well-formed `propose` of other
+/// blocks, and its code makes the staged, real `propose` instead. At the rollup `msg.sender ==
+/// tx.origin` (the EOA check this replaced would have passed) and the transaction's calldata
+/// shows the decoy batch; the `BatchData` log shows the real one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_7702_delegated_proposer_cannot_hide_its_batch_behind_decoy_calldata() {
+    let mut env = RollupEnv::new(10).await;
+    let rollup = env.proposer_l1.address();
+    let bond = env.params.proposer_bond;
+    let decoy = deploy_decoy(&env.node, 4).await;
+    let eoa = RawSender::new(&env.node, 5).await;
+    let anchor = env.anchor().await;
+    let batch = env.proposer.build_batch(0, anchor, 2, None).expect("build");
+    let real = batch.call().expect("call");
+    let fake = other_blocks(&real);
+    assert_ne!(fake.blocks, real.blocks);
+    // The decoy calldata is a batch the rollup would accept on its own.
+    let alone = TransactionRequest::default()
+        .with_from(eoa.address())
+        .with_to(rollup)
+        .with_input(fake.abi_encode())
+        .with_value(bond);
+    eoa.provider.call(alone).await.expect("the decoy calldata is a well-formed proposal");
+
+    let stage = DecoyProposer::stageCall { target: rollup, data: real.abi_encode().into() };
+    eoa.delegate_and_call(decoy, stage.abi_encode().into(), U256::ZERO).await.expect("stage");
+    let receipt = eoa
+        .delegate_and_call(decoy, fake.abi_encode().into(), bond)
+        .await
+        .expect("a delegated EOA may propose");
+
+    // What a reader of the transaction sees: type 4, to the EOA itself, proposing the decoy.
+    let tx = eoa
+        .provider
+        .get_transaction_by_hash(receipt.transaction_hash)
+        .await
+        .expect("transaction")
+        .expect("mined");
+    assert!(tx.inner.is_eip7702());
+    assert_eq!(tx.to(), Some(eoa.address()));
+    assert_eq!(NativeRollup::proposeCall::abi_decode(tx.input()).expect("a propose"), fake);
+
+    // What the rollup received, and logged: the real batch.
+    let (data, proposed) = batch_logs(&receipt, rollup);
+    assert_logs_carry(&data, &proposed, &real);
+    assert_ne!(data.blocks, fake.blocks);
+    assert_eq!(proposed.proposer, eoa.address());
+    let stored = env.proposer_l1.batch(proposed.batchId).await.unwrap();
+    assert_eq!(stored.checkpointsHash, proposed.checkpointsHash);
+    assert_eq!(status(&stored), BatchStatus::Pending);
+    assert!(
+        env.replica.follow(&logged(&batch, &data), proposed.batchId).is_none(),
+        "the logged batch replays to its checkpoints"
+    );
+    env.assert_balanced(&[eoa.address()]).await;
+}
+
+/// `batch` with the blocks and checkpoints of its `BatchData` log, decoded.
+fn logged(batch: &PlannedBatch, data: &NativeRollup::BatchData) -> PlannedBatch {
+    let blocks: Vec<BlockInputs> =
+        data.blocks.iter().map(|b| BlockInputs::decode(b).expect("logged block")).collect();
+    let claimed: Vec<_> =
+        data.checkpoints.iter().map(|c| from_sol(c).expect("logged checkpoint")).collect();
+    PlannedBatch { blocks, honest: claimed.clone(), claimed, ..batch.clone() }
+}
+
+/// Commitment squatting: an attacker copies the honest challenger's commitment from the mempool
+/// and commits it first. Commitments are per challenger, so the honest commit still succeeds
+/// and convicts, and the squatted copy is worthless to the attacker (its reveal hashes to its
+/// own address) until it cancels it and gets its bond back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_squatted_commitment_blocks_nobody() {
+    let mut env = RollupEnv::new(10).await;
+    let (id, _, proof) = env.propose(1, Some(Fault::WrongPostRoot { block: 0 })).await;
+    let proof = proof.expect("lie found");
+    let (honest, attacker) = (env.challenger.clone(), env.copier.clone());
+    let c = env.proposer_l1.clone();
+    let bond = env.params.challenger_bond;
+    env.bond(&honest).await;
+    attacker.deposit_challenger_bond(bond * U256::from(2)).await.expect("bond");
+    let h = proof.commitment(honest.from());
+
+    let squat = attacker.commit(h).await.expect("anyone bonded may commit any hash");
+    assert!(matches!(refused(attacker.commit(h).await), NativeRollupErrors::CommitmentExists(_)));
+    let commit = honest.commit(h).await.expect("the squatted hash does not block the honest one");
+    assert_eq!(c.commitment_block(attacker.from(), h).await.unwrap(), squat.block_number.unwrap());
+    assert_eq!(c.commitment_block(honest.from(), h).await.unwrap(), commit.block_number.unwrap());
+    assert_ne!(squat.block_number, commit.block_number);
+    env.mine(1).await;
+
+    // The attacker's reveal of the copied challenge: its address makes another hash.
+    assert!(matches!(
+        refused(attacker.challenge(&proof).await),
+        NativeRollupErrors::UnknownCommitment(_)
+    ));
+    honest.challenge(&proof).await.expect("the honest reveal convicts");
+    assert_eq!(status(&c.batch(id).await.unwrap()), BatchStatus::Invalidated);
+    let reward = env.params.proposer_bond * U256::from(env.params.reward_bps) / U256::from(10_000);
+    assert_eq!(c.credits(honest.from()).await.unwrap(), reward);
+    assert_eq!(c.credits(attacker.from()).await.unwrap(), U256::ZERO);
+    assert_eq!(c.commitment_block(honest.from(), h).await.unwrap(), 0, "revealed: closed");
+    assert_eq!(c.commitment_block(attacker.from(), h).await.unwrap(), squat.block_number.unwrap());
+    let everyone = [c.from(), honest.from(), attacker.from()];
+    env.assert_balanced(&everyone).await;
+
+    // The squat locks one of the attacker's bonds until it cancels it.
+    assert!(matches!(
+        refused(attacker.withdraw_challenger_bond(bond * U256::from(2)).await),
+        NativeRollupErrors::InsufficientChallengerBond(_)
+    ));
+    assert!(matches!(
+        refused(honest.cancel_commitment(h).await),
+        NativeRollupErrors::UnknownCommitment(_)
+    ));
+    attacker.cancel_commitment(h).await.expect("the attacker cancels its own");
+    assert_eq!(c.commitment_block(attacker.from(), h).await.unwrap(), 0);
+    assert!(matches!(
+        refused(attacker.cancel_commitment(h).await),
+        NativeRollupErrors::UnknownCommitment(_)
+    ));
+    attacker.withdraw_challenger_bond(bond * U256::from(2)).await.expect("bond unlocked");
+    honest.withdraw_challenger_bond(bond).await.expect("honest bond unlocked");
+    assert_eq!(c.challenger_bond(attacker.from()).await.unwrap(), U256::ZERO);
+    env.assert_balanced(&everyone).await;
 }
 
 /// L2BEAT StaleTimestamp: L2 time may not lag L1 time by more than the allowed lag, nor run

@@ -3,32 +3,16 @@
 
 mod common;
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::U256;
+use alloy_sol_types::SolEvent;
 use common::rollup::{RollupEnv, fee};
 use native_challenger::proposer::Fault;
-use native_challenger::rollup::{BatchStatus, NativeRollupErrors, RollupError};
+use native_challenger::rollup::{BatchStatus, NativeRollup, NativeRollupErrors, RollupError};
 use std::path::Path;
 use std::process::Command;
 
 fn status(batch: &native_challenger::rollup::NativeRollup::Batch) -> BatchStatus {
     BatchStatus::from_u8(batch.status).expect("known status")
-}
-
-/// Everything the contract holds is accounted for: pending bonds, credits, challenger bonds
-/// and burned ether.
-async fn assert_balanced(env: &RollupEnv, accounts: &[Address]) {
-    let c = &env.proposer_l1;
-    let mut expected = c.total_burned().await.expect("burned");
-    let count: u64 =
-        c.read(&native_challenger::rollup::NativeRollup::batchCountCall {}).await.expect("count");
-    for id in 1..=count {
-        expected += c.batch(id).await.expect("batch").bond;
-    }
-    for account in accounts {
-        expected += c.credits(*account).await.expect("credits");
-        expected += c.challenger_bond(*account).await.expect("bond");
-    }
-    assert_eq!(env.balance(c.address()).await, expected, "contract balance is fully accounted for");
 }
 
 #[test]
@@ -85,7 +69,7 @@ async fn honest_batches_finalize_in_order_and_bonds_return() {
     assert_eq!(c.last_finalized().await.unwrap(), 3);
     let proposer = c.from();
     assert_eq!(c.credits(proposer).await.unwrap(), env.params.proposer_bond * U256::from(3));
-    assert_balanced(&env, &[proposer]).await;
+    env.assert_balanced(&[proposer]).await;
 
     let before = env.balance(proposer).await;
     let receipt = c.withdraw().await.expect("withdraw");
@@ -124,7 +108,7 @@ async fn convicts(fault: Fault, blocks: usize) {
     let reward = bond * U256::from(env.params.reward_bps) / U256::from(10_000);
     assert_eq!(c.credits(challenger.from()).await.unwrap(), reward);
     assert_eq!(c.total_burned().await.unwrap(), bond - reward);
-    assert_balanced(&env, &[c.from(), challenger.from()]).await;
+    env.assert_balanced(&[c.from(), challenger.from()]).await;
 
     let withdraw = challenger.withdraw().await.expect("withdraw reward");
     let out =
@@ -176,7 +160,7 @@ async fn an_early_lie_takes_the_honest_batches_on_top_with_it() {
     assert_eq!(c.tip().await.unwrap(), 0);
     // The batches on top were not proven wrong: their bonds go back to their proposer.
     assert_eq!(c.credits(c.from()).await.unwrap(), env.params.proposer_bond * U256::from(2));
-    assert_balanced(&env, &[c.from(), challenger.from()]).await;
+    env.assert_balanced(&[c.from(), challenger.from()]).await;
 
     // The proposer rewinds to genesis and carries on honestly from the new tip.
     env.proposer.rewind_to(0, env.genesis.timestamp).expect("rewind");
@@ -223,17 +207,30 @@ async fn l1_gas_of_proposals_and_challenges() {
             .build_batch(parent, anchor, blocks, Some(Fault::WrongPostRoot { block: blocks - 1 }))
             .unwrap();
         let call = batch.call().unwrap();
-        let calldata = alloy_sol_types::SolCall::abi_encode(&call).len();
+        let input = alloy_sol_types::SolCall::abi_encode(&call);
+        let calldata = input.len();
+        // EIP-7623: a transaction pays at least 21,000 + 10 gas per calldata token (a zero byte
+        // is one token, a non-zero byte four).
+        let tokens: u64 = input.iter().map(|b| if *b == 0 { 1 } else { 4 }).sum();
+        let floor = 21_000 + 10 * tokens;
         let txs: usize = batch.blocks.iter().map(|b| b.transactions.len()).sum();
         let (id, receipt) =
             env.proposer.propose(&env.proposer_l1, &batch, env.params.proposer_bond).await.unwrap();
+        let log = receipt
+            .inner
+            .logs()
+            .iter()
+            .find(|log| log.topic0() == Some(&NativeRollup::BatchData::SIGNATURE_HASH))
+            .expect("BatchData log");
+        let log_bytes = log.data().data.len();
         let proof = env.replica.follow(&batch, id).expect("lie found");
         let commit = challenger.commit(proof.commitment(challenger.from())).await.unwrap();
         env.mine(1).await;
         let reveal = challenger.challenge(&proof).await.unwrap();
         let charge = native_challenger::protocol::execute_gas_cost(&proof.trace).unwrap();
         println!(
-            "propose {blocks} blocks ({txs} L2 txs, {calldata} calldata bytes): {} gas; commit: {} gas; \
+            "propose {blocks} blocks ({txs} L2 txs, {calldata} calldata bytes, BatchData log of \
+             {log_bytes} bytes, EIP-7623 floor {floor}): {} gas; commit: {} gas; \
              challenge of block {} (trace {} bytes, EXECUTE charge {charge}): {} gas",
             receipt.gas_used,
             commit.gas_used,
@@ -247,6 +244,14 @@ async fn l1_gas_of_proposals_and_challenges() {
             receipt.gas_used > 21_000 + 16 * 120 * blocks as u64 / 4,
             "propose pays its calldata"
         );
+        assert!(receipt.gas_used >= floor, "no transaction pays less than the floor");
+        assert!(
+            receipt.gas_used > 21_000 + 8 * log_bytes as u64,
+            "propose pays its log (8 gas per byte of log data)"
+        );
+        // The call's arrays, ABI-encoded the same way: the selector and the two leading words
+        // (parent, anchorBlock) are not in the log.
+        assert_eq!(log_bytes, calldata - 4 - 64, "the log carries the blocks and checkpoints");
         // Continue from the convicted batch's parent.
         let tip = env.proposer_l1.tip().await.unwrap();
         let last = env.proposer_l1.batch(tip).await.unwrap();

@@ -4,8 +4,8 @@ pragma solidity ^0.8.28;
 /// @title NativeRollup
 /// @notice The L1 side of an optimistic native rollup (docs/protocol.md, "Rollup contract").
 ///
-/// A proposer posts a batch of L2 blocks (their inputs, in calldata) with one checkpoint per
-/// block: the block's input commitment, its post-state root and its gas used. A batch extends
+/// A proposer posts a batch of L2 blocks (their inputs, which the contract checks and emits in
+/// a `BatchData` log) with one checkpoint per block: the block's input commitment, its post-state root and its gas used. A batch extends
 /// the live chain's tip and carries a bond. During the challenge window anyone registered as a
 /// challenger may prove one checkpoint wrong, in one transaction, by having the EXECUTE
 /// precompile confirm a different transition of exactly that block's committed inputs from the
@@ -15,7 +15,8 @@ pragma solidity ^0.8.28;
 ///
 /// Challenges are commit-reveal: the challenger first commits to a hash bound to its own
 /// address, and reveals the proof in a later block, so a copy of the reveal sent from another
-/// address has no commitment and fails.
+/// address has no commitment and fails. Commitments are stored per challenger, so committing a
+/// copy of someone else's hash neither blocks their commitment nor lets the copier reveal.
 contract NativeRollup {
     // ------------------------------------------------------------------ types
 
@@ -48,15 +49,9 @@ contract NativeRollup {
         uint256 bond;
     }
 
-    struct Commitment {
-        address challenger;
-        uint64 committedAt; // L1 block number
-    }
-
     // ------------------------------------------------------------------ errors
 
     error WrongBond(uint256 sent, uint256 required);
-    error ProposerNotEOA();
     error ParentNotTip(uint64 parent, uint64 tip);
     error TooManyPendingBatches(uint256 limit);
     error BadBatchSize(uint256 blocks, uint256 checkpoints);
@@ -95,6 +90,9 @@ contract NativeRollup {
 
     // ------------------------------------------------------------------ events
 
+    /// The batch's data, exactly as `propose` received it (whoever called it: an EOA, a
+    /// delegated account or a contract), so an observer needs the logs only.
+    event BatchData(uint64 indexed batchId, bytes[] blocks, Checkpoint[] checkpoints);
     event BatchProposed(
         uint64 indexed batchId,
         uint64 indexed parent,
@@ -157,7 +155,8 @@ contract NativeRollup {
     mapping(address => uint256) public credits;
     mapping(address => uint256) public challengerBond;
     mapping(address => uint256) public openCommitments;
-    mapping(bytes32 => Commitment) public commitments;
+    /// challenger => commitment => L1 block number of the commit (0: none).
+    mapping(address => mapping(bytes32 => uint64)) public commitments;
     bool private transient _locked;
 
     struct Config {
@@ -237,14 +236,13 @@ contract NativeRollup {
     /// Proposes `blocks` (each an encoded BlockInputs) with their checkpoints on top of `parent`,
     /// which must be the tip. Every block's `l1_anchor` must be the hash of L1 block
     /// `anchorBlock`, one of the 256 most recent. `msg.value` must be exactly the proposer bond.
+    /// Any caller may propose; the data is emitted in `BatchData`, the bond belongs to the caller.
     function propose(uint64 parent, uint64 anchorBlock, bytes[] calldata blocks, Checkpoint[] calldata checkpoints)
         external
         payable
         returns (uint64 batchId)
     {
         if (msg.value != PROPOSER_BOND) revert WrongBond(msg.value, PROPOSER_BOND);
-        // The batch data is read back from the proposing transaction's calldata.
-        if (msg.sender != tx.origin) revert ProposerNotEOA();
         if (parent != tip) revert ParentNotTip(parent, tip);
         if (pendingCount >= MAX_PENDING_BATCHES) revert TooManyPendingBatches(MAX_PENDING_BATCHES);
         uint256 n = blocks.length;
@@ -279,6 +277,7 @@ contract NativeRollup {
         b.bond = msg.value;
         tip = batchId;
         pendingCount++;
+        emit BatchData(batchId, blocks, checkpoints);
         emit BatchProposed(
             batchId, parent, msg.sender, b.firstBlock, uint64(n), blockHash, b.lastStateRoot, b.checkpointsHash
         );
@@ -381,20 +380,20 @@ contract NativeRollup {
         if (challengerBond[msg.sender] < required || challengerBond[msg.sender] == 0) {
             revert InsufficientChallengerBond(challengerBond[msg.sender], required);
         }
-        if (commitments[commitment].challenger != address(0)) revert CommitmentExists(commitment);
-        commitments[commitment] = Commitment(msg.sender, uint64(block.number));
+        if (commitments[msg.sender][commitment] != 0) revert CommitmentExists(commitment);
+        commitments[msg.sender][commitment] = uint64(block.number);
         openCommitments[msg.sender]++;
         emit ChallengeCommitted(commitment, msg.sender);
     }
 
     function cancelCommitment(bytes32 commitment) external {
-        if (commitments[commitment].challenger != msg.sender) revert UnknownCommitment(commitment);
+        if (commitments[msg.sender][commitment] == 0) revert UnknownCommitment(commitment);
         _closeCommitment(commitment, msg.sender);
         emit CommitmentCancelled(commitment, msg.sender);
     }
 
     function _closeCommitment(bytes32 commitment, address challenger) private {
-        delete commitments[commitment];
+        delete commitments[challenger][commitment];
         openCommitments[challenger]--;
     }
 
@@ -415,9 +414,9 @@ contract NativeRollup {
         if (block.number > closes) revert ChallengeWindowClosed(batchId, closes);
         bytes32 commitment =
             challengeCommitment(msg.sender, batchId, blockIndex, postStateRoot, gasUsed, keccak256(trace), salt);
-        Commitment memory c = commitments[commitment];
-        if (c.challenger != msg.sender) revert UnknownCommitment(commitment);
-        if (c.committedAt >= block.number) revert CommitmentTooRecent(commitment, c.committedAt);
+        uint64 committedAt = commitments[msg.sender][commitment];
+        if (committedAt == 0) revert UnknownCommitment(commitment);
+        if (committedAt >= block.number) revert CommitmentTooRecent(commitment, committedAt);
         if (keccak256(abi.encode(checkpoints)) != b.checkpointsHash) revert CheckpointsMismatch(batchId);
         if (blockIndex >= checkpoints.length) revert BlockIndexOutOfRange(blockIndex, checkpoints.length);
         Checkpoint calldata claimed = checkpoints[blockIndex];

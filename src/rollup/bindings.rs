@@ -18,3 +18,31 @@ alloy_sol_types::sol!(
     ReentrantChallenger,
     "contracts/out/ReentrantChallenger.json"
 );
+
+alloy_sol_types::sol!(
+    #[sol(all_derives)]
+    DecoyProposer,
+    "contracts/out/DecoyProposer.json"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::{DecoyProposer, NativeRollup};
+    use alloy_sol_types::{SolCall, SolEvent};
+
+    #[test]
+    fn the_decoy_answers_to_the_rollups_propose_selector() {
+        assert_eq!(DecoyProposer::proposeCall::SELECTOR, NativeRollup::proposeCall::SELECTOR);
+    }
+
+    #[test]
+    fn batch_data_carries_the_propose_arguments_types() {
+        assert_eq!(
+            NativeRollup::BatchData::SIGNATURE,
+            "BatchData(uint64,bytes[],(bytes32,bytes32,uint256)[])"
+        );
+        assert!(
+            NativeRollup::proposeCall::SIGNATURE.ends_with(",bytes[],(bytes32,bytes32,uint256)[])")
+        );
+    }
+}

@@ -73,7 +73,7 @@ impl ChallengeArgs {
         keccak256(words.abi_encode_params())
     }
 
-    fn call(&self) -> NativeRollup::challengeCall {
+    pub fn call(&self) -> NativeRollup::challengeCall {
         NativeRollup::challengeCall {
             batchId: self.batch_id,
             checkpoints: self.checkpoints.clone(),
@@ -192,6 +192,23 @@ impl RollupClient {
 
     pub async fn commit(&self, commitment: B256) -> Result<TransactionReceipt, RollupError> {
         self.send(&NativeRollup::commitChallengeCall { commitment }, U256::ZERO).await
+    }
+
+    /// Closes one of the caller's own open commitments and unlocks its bond.
+    pub async fn cancel_commitment(
+        &self,
+        commitment: B256,
+    ) -> Result<TransactionReceipt, RollupError> {
+        self.send(&NativeRollup::cancelCommitmentCall { commitment }, U256::ZERO).await
+    }
+
+    /// The L1 block of `challenger`'s open commitment `commitment`; 0 when it has none.
+    pub async fn commitment_block(
+        &self,
+        challenger: Address,
+        commitment: B256,
+    ) -> Result<u64, RollupError> {
+        self.read(&NativeRollup::commitmentsCall::new((challenger, commitment))).await
     }
 
     pub async fn challenge(&self, args: &ChallengeArgs) -> Result<TransactionReceipt, RollupError> {

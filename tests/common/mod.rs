@@ -3,6 +3,7 @@
 
 pub mod chromium;
 pub mod e2e;
+pub mod red_team;
 pub mod rollup;
 pub mod rpc_proxy;
 

@@ -18,7 +18,7 @@ use native_challenger::proposer::{
 };
 use native_challenger::protocol::Checkpoint;
 use native_challenger::rollup::{
-    ChallengeArgs, L2Genesis, RollupClient, RollupParams, dev_users, to_sol,
+    ChallengeArgs, L2Genesis, NativeRollup, RollupClient, RollupParams, dev_users, to_sol,
 };
 
 pub const L2_CHAIN_ID: u64 = 901;
@@ -144,6 +144,27 @@ impl RollupEnv {
 
     pub async fn balance(&self, account: Address) -> U256 {
         self.challenger.provider().get_balance(account).await.expect("balance")
+    }
+
+    /// Everything the contract holds is accounted for: the bonds of all batches (0 once
+    /// finalized or invalidated), the credits and challenger bonds of `accounts` (every account
+    /// that ever had either), and the burned ether.
+    pub async fn assert_balanced(&self, accounts: &[Address]) {
+        let c = &self.proposer_l1;
+        let mut expected = c.total_burned().await.expect("burned");
+        let count: u64 = c.read(&NativeRollup::batchCountCall {}).await.expect("count");
+        for id in 1..=count {
+            expected += c.batch(id).await.expect("batch").bond;
+        }
+        for account in accounts {
+            expected += c.credits(*account).await.expect("credits");
+            expected += c.challenger_bond(*account).await.expect("bond");
+        }
+        assert_eq!(
+            self.balance(c.address()).await,
+            expected,
+            "contract balance is fully accounted for"
+        );
     }
 
     /// Registers `client` as a challenger with one bond.

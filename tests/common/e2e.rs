@@ -43,13 +43,20 @@ pub fn dev_key(index: usize, node: &Devnet) -> alloy_signer_local::PrivateKeySig
 
 impl E2e {
     pub async fn new(window: u64, block_time: Duration) -> Self {
-        let node = Devnet::spawn(DevnetConfig {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            block_time: Some(block_time),
-            ..DevnetConfig::default()
-        })
+        Self::with_devnet(
+            window,
+            DevnetConfig {
+                listen: "127.0.0.1:0".parse().unwrap(),
+                block_time: Some(block_time),
+                ..DevnetConfig::default()
+            },
+        )
         .await
-        .expect("dev L1");
+    }
+
+    /// [`Self::new`] on a dev L1 configured by `devnet` (e.g. a smaller EXECUTE budget).
+    pub async fn with_devnet(window: u64, devnet: DevnetConfig) -> Self {
+        let node = Devnet::spawn(devnet).await.expect("dev L1");
         let key = dev_key(0, &node);
         let from = key.address();
         let provider = signing_provider(&node.http_url, key).expect("provider");

@@ -1,6 +1,7 @@
 //! A small L2 chain in a temporary rocksdb store, with real signed transactions.
 #![allow(dead_code)]
 
+pub mod attacker;
 pub mod chromium;
 pub mod e2e;
 pub mod red_team;

@@ -7,10 +7,21 @@
 //! answers, or refuse `eth_getLogs` block ranges larger than a limit with a JSON-RPC error
 //! (-32005), as hosted providers do. It counts requests per method. Plain tokio: a minimal
 //! HTTP/1.1 parser (Content-Length bodies) both ways.
+//!
+//! A lying or hostile endpoint is made of three per-method extensions, applied after the
+//! faults above to single (non-batch) JSON-RPC calls that are forwarded:
+//! - [`RpcProxy::set_result`]: answer the method with a fixed `result` (a spiked
+//!   `eth_gasPrice`), never asking upstream;
+//! - [`RpcProxy::set_hook`]: an async hook sees the request before it is forwarded and may
+//!   act first (a front-runner reading `eth_sendRawTransaction`) or answer it itself;
+//! - [`RpcProxy::set_filter`]: rewrites the `result` of upstream's answer (logs removed from
+//!   `eth_getLogs`); [`RpcProxy::rewritten`] counts the answers it changed.
 #![allow(dead_code)]
 
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
@@ -32,13 +43,28 @@ pub struct Faults {
     pub max_log_range: Option<u64>,
 }
 
-#[derive(Debug, Default)]
+/// What a [`RequestHook`] returns: `Some(result)` answers the call with that JSON-RPC
+/// `result` instead of forwarding it; `None` forwards it.
+pub type HookFuture = Pin<Box<dyn Future<Output = Option<Value>> + Send>>;
+/// Runs before a call of its method is forwarded, with the whole request object.
+pub type RequestHook = Arc<dyn Fn(Value) -> HookFuture + Send + Sync>;
+/// Rewrites the `result` of upstream's answer to a call (the request is the first argument);
+/// returns whether it changed anything.
+pub type ResultFilter = Arc<dyn Fn(&Value, &mut Value) -> bool + Send + Sync>;
+
+#[derive(Default)]
 struct State {
     faults: Faults,
     /// Requests received (including faulted ones), by JSON-RPC method.
     counts: HashMap<String, u64>,
     /// `eth_getLogs` requests refused for their range.
     refused: u64,
+    /// Fixed results, by method.
+    results: HashMap<String, Value>,
+    hooks: HashMap<String, RequestHook>,
+    filters: HashMap<String, ResultFilter>,
+    /// Answers a filter changed, by method.
+    rewritten: HashMap<String, u64>,
 }
 
 /// A running proxy; it stops when dropped.
@@ -107,6 +133,38 @@ impl RpcProxy {
         let mut state = self.state();
         state.counts.clear();
         state.refused = 0;
+    }
+
+    /// Answers every call of `method` with `result` (`None`: forward again).
+    pub fn set_result(&self, method: &str, result: Option<Value>) {
+        let mut state = self.state();
+        match result {
+            Some(result) => state.results.insert(method.to_string(), result),
+            None => state.results.remove(method),
+        };
+    }
+
+    /// Runs `hook` before each call of `method` is forwarded (`None` removes it).
+    pub fn set_hook(&self, method: &str, hook: Option<RequestHook>) {
+        let mut state = self.state();
+        match hook {
+            Some(hook) => state.hooks.insert(method.to_string(), hook),
+            None => state.hooks.remove(method),
+        };
+    }
+
+    /// Rewrites upstream's answers to `method` with `filter` (`None` removes it).
+    pub fn set_filter(&self, method: &str, filter: Option<ResultFilter>) {
+        let mut state = self.state();
+        match filter {
+            Some(filter) => state.filters.insert(method.to_string(), filter),
+            None => state.filters.remove(method),
+        };
+    }
+
+    /// Answers to `method` that its filter changed.
+    pub fn rewritten(&self, method: &str) -> u64 {
+        self.state().rewritten.get(method).copied().unwrap_or(0)
     }
 }
 
@@ -188,7 +246,10 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, upstream: Upstre
     tokio::time::sleep(delay).await;
     let (status, answer) = match answer {
         Answer::Reply(status, answer) => (status, answer),
-        _ => forward(&upstream, &body).await.unwrap_or((502, b"upstream failed".into())),
+        _ => match extend(&state, request.as_ref(), &upstream, &body).await {
+            Some(answered) => answered,
+            None => forward(&upstream, &body).await.unwrap_or((502, b"upstream failed".into())),
+        },
     };
     let kind = if answer.starts_with(b"{") || answer.starts_with(b"[") {
         "application/json"
@@ -196,6 +257,54 @@ async fn serve(mut stream: TcpStream, state: Arc<Mutex<State>>, upstream: Upstre
         "text/plain"
     };
     let _ = respond(&mut stream, status, kind, &answer).await;
+}
+
+/// The extensions for a single call to be forwarded: a fixed result, then the hook, then
+/// forwarding through the filter. `None`: no extension applies (forward unchanged).
+async fn extend(
+    state: &Arc<Mutex<State>>,
+    request: Option<&Value>,
+    upstream: &Upstream,
+    body: &[u8],
+) -> Option<(u16, Vec<u8>)> {
+    let request = request.filter(|r| r.is_object())?;
+    let method = request.get("method").and_then(Value::as_str)?.to_string();
+    let id = request.get("id").cloned().unwrap_or(Value::Null);
+    let reply = |result: Value| {
+        let answer = json!({"jsonrpc": "2.0", "id": id, "result": result});
+        (200, answer.to_string().into_bytes())
+    };
+    let (fixed, hook, filter) = {
+        let state = state.lock().unwrap_or_else(|e| e.into_inner());
+        (
+            state.results.get(&method).cloned(),
+            state.hooks.get(&method).cloned(),
+            state.filters.get(&method).cloned(),
+        )
+    };
+    if let Some(result) = fixed {
+        return Some(reply(result));
+    }
+    if let Some(hook) = hook
+        && let Some(result) = hook(request.clone()).await
+    {
+        return Some(reply(result));
+    }
+    let filter = filter?;
+    let (status, answer) =
+        forward(upstream, body).await.unwrap_or((502, b"upstream failed".into()));
+    let Ok(mut parsed) = serde_json::from_slice::<Value>(&answer) else {
+        return Some((status, answer));
+    };
+    let changed = match parsed.get_mut("result") {
+        Some(result) => filter(request, result),
+        None => false,
+    };
+    if !changed {
+        return Some((status, answer));
+    }
+    *state.lock().unwrap_or_else(|e| e.into_inner()).rewritten.entry(method).or_default() += 1;
+    Some((status, parsed.to_string().into_bytes()))
 }
 
 /// `toBlock - fromBlock + 1` of a single `eth_getLogs` call with numeric (or `earliest`) bounds.

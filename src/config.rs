@@ -160,8 +160,14 @@ impl Default for ChallengerConfig {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Mode {
+    /// Challenge lies whose expected value is positive (reward above gas); an unprofitable
+    /// one waits and is re-evaluated until its window closes.
     #[default]
     Challenge,
+    /// Challenge every lie whatever it costs (a watchtower protecting users); the same as
+    /// `challenge_always = true`.
+    Watchtower,
+    /// Report lies; hold no key, send nothing.
     WatchOnly,
 }
 

@@ -62,7 +62,7 @@ async fn convicts(fault: Fault) {
     assert_eq!(intent.batch_id, lie_id);
     assert_eq!(Some(intent.block_index as usize), batch.first_lie());
     assert_eq!(intent.post_state_root, batch.honest[fault.block()].post_state_root);
-    daemon.wait_for(WAIT, "the invalidation", |ev| matches!(ev, Event::Finding(Finding::Invalidated { batch_id, .. }) if *batch_id == lie_id)).await;
+    daemon.saw_or_wait(WAIT, "the invalidation", |ev| matches!(ev, Event::Finding(Finding::Invalidated { batch_id, .. }) if *batch_id == lie_id)).await;
     let seen = daemon.shutdown().await;
     assert_eq!(e.status(lie_id).await, 3, "the lie is invalidated");
     assert_eq!(e.status(top_id).await, 3, "and the batch built on it");

@@ -148,7 +148,7 @@ async fn the_daemon_convicts_with_its_key_held_by_a_remote_signer() {
         .await;
     assert_eq!(landed(&event).expect("landed").batch_id, lie_id);
     daemon
-        .wait_for(Duration::from_secs(90), "the invalidation", |ev| {
+        .saw_or_wait(Duration::from_secs(90), "the invalidation", |ev| {
             matches!(ev, Event::Finding(Finding::Invalidated { batch_id, .. }) if *batch_id == lie_id)
         })
         .await;

@@ -17,10 +17,8 @@ use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
 use crate::protocol::{BlockInputs, Checkpoint, ExecuteCall};
-use crate::rollup::NativeRollup;
-use crate::watcher::{BatchRecord, L1Source, Verdict, WatchDb};
+use crate::watcher::{BatchRecord, L1Source, Verdict, WatchDb, read_batch_blocks};
 use alloy_primitives::{Address, B256, keccak256};
-use alloy_sol_types::SolCall;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -193,10 +191,9 @@ impl BundleExporter {
                 break;
             }
             if !matches!(record.verdict, Verdict::Skipped { .. }) {
-                let input =
-                    source.tx_input(record.tx_hash).await.map_err(|e| export(&record, e))?;
-                let input = input.ok_or_else(|| export(&record, "the node lost the proposal"))?;
-                let blocks = decode_blocks(&input).map_err(|e| export(&record, e))?;
+                let blocks = read_batch_blocks(source, self.manifest.rollup, &record)
+                    .await
+                    .map_err(|e| export(&record, e))?;
                 self.batch(&record, &blocks)?;
             }
             self.progress.processed(&record);
@@ -356,10 +353,6 @@ fn export(record: &BatchRecord, reason: impl std::fmt::Display) -> AuditError {
 }
 
 /// The block inputs of a `propose` call (the watcher already checked it against its event).
-fn decode_blocks(input: &[u8]) -> Result<Vec<BlockInputs>, String> {
-    let call = NativeRollup::proposeCall::abi_decode(input).map_err(|e| e.to_string())?;
-    call.blocks.iter().map(|b| BlockInputs::decode(b).map_err(|e| e.to_string())).collect()
-}
 
 #[cfg(test)]
 mod tests {

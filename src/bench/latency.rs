@@ -133,11 +133,13 @@ async fn measure(blocks: usize) -> Result<LatencyRow> {
     let found = included.elapsed();
     let chain_id = node.chain_id;
     let tx = TxManager::new(reader.clone(), challenger_key, chain_id, TxPolicy::default());
+    let window = client.read(&NativeRollup::CHALLENGE_WINDOWCall {}).await?;
     let submitter = Submitter::new(
         tx.clone(),
         client.address(),
         db,
         SubmitPolicy { challenge_always: true, ..SubmitPolicy::default() },
+        window,
     );
     let intent = submitter.take(&rules, &lie, 0).await;
     let planned = included.elapsed();

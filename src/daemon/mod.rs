@@ -1,13 +1,17 @@
 //! The daemon: the watcher and, unless watch-only, the submitter, in one loop until shutdown.
 //!
 //! Input: the configuration and, in challenge mode, a signing key. Output: side effects on L1
-//! (challenges), metrics and logs, and [`Event`]s for embedders (the demo, tests). Each poll:
-//! one watcher step (replay, findings); every lie goes to the submitter (plan, self-check,
-//! commit, reveal) or, watch-only, raises an alarm; unfinished intents advance; balances are
-//! checked against their alarms. A failed step is logged and retried at the next poll; the
-//! daemon never panics on what L1 sends it.
+//! (challenges), metrics and logs, and [`Event`]s for embedders (the demo, tests). The watcher
+//! loop: one watcher step per poll (replay, findings); every lie goes through a bounded queue
+//! to the submitter task or, watch-only, raises an alarm. The submitter task: plans each lie
+//! (self-check, budgets, expected value), advances every unfinished intent (commit, reveal)
+//! at each poll, and checks the balance against its alarm. At start, in challenge mode, the
+//! contract's window is checked against the configured confirmations and L1's block time
+//! ([`params`]). A failed step is logged and retried at the next poll; the daemon never
+//! panics on what L1 sends it.
 
 pub mod metrics_setup;
+pub mod params;
 
 use crate::bisect::Budgets;
 use crate::config::{Config, Mode};
@@ -16,7 +20,9 @@ use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, NativeRollup, dev_users};
 use crate::submitter::{Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
-use crate::watcher::{BatchState, Finding, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher};
+use crate::watcher::{
+    BatchState, Finding, Lie, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher,
+};
 use alloy_primitives::Address;
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_sol_types::SolCall;
@@ -50,6 +56,8 @@ pub enum DaemonError {
     NoKey,
     #[error("[challenger] {0}")]
     Signer(String),
+    #[error(transparent)]
+    Parameters(#[from] params::ParamError),
 }
 
 /// What the daemon did, for embedders.
@@ -58,6 +66,10 @@ pub enum Event {
     Finding(Finding),
     Intent(Intent),
 }
+
+/// Lies waiting for the submitter; the watcher waits when it is full (each lie is persisted
+/// as an intent at once, so a full queue means a submitter busy planning, never lost lies).
+const LIE_QUEUE: usize = 64;
 
 /// The running parts.
 pub struct Daemon {
@@ -190,46 +202,55 @@ impl Daemon {
         self.submitter.as_ref().map(Submitter::address)
     }
 
+    /// Runs until `shutdown` turns true. The watcher runs here; the submitter, unless
+    /// watch-only, in a task of its own fed through a bounded queue, so a challenge waiting
+    /// for its confirmations never holds up reorg detection or the next lie. Both stop at
+    /// the next await point on shutdown (every intent is persisted before each send).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        tracing::info!(target: TARGET, challenger = ?self.challenger(), "daemon started");
+        let (lies, queue) = mpsc::channel(LIE_QUEUE);
+        let submitting = self.submitter.take().map(|submitter| {
+            let task = SubmitTask {
+                submitter,
+                rules: self.rules.clone(),
+                poll: self.poll,
+                min_balance: self.min_balance,
+                events: self.events.clone(),
+            };
+            tokio::spawn(task.run(queue, shutdown.clone()))
+        });
+        let lies = submitting.as_ref().map(|_| lies);
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = self.poll_once(lies.as_ref()) => {}
+            }
+            tokio::select! {
+                _ = shutdown.changed() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+        }
+        drop(lies);
+        if let Some(task) = submitting
+            && let Err(err) = task.await
+        {
+            tracing::error!(target: TARGET, %err, "the submitter task failed");
+        }
+        tracing::info!(target: TARGET, "daemon stopped");
+    }
+
     fn emit(&self, event: Event) {
         if let Some(tx) = &self.events {
             let _ = tx.send(event);
         }
     }
 
-    /// Runs until `shutdown` turns true; finishes the current step first.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
-        tracing::info!(target: TARGET, challenger = ?self.challenger(), "daemon started");
-        self.resume().await;
-        loop {
-            if *shutdown.borrow() {
-                break;
-            }
-            self.poll_once().await;
-            tokio::select! {
-                _ = shutdown.changed() => {}
-                _ = tokio::time::sleep(self.poll) => {}
-            }
-        }
-        tracing::info!(target: TARGET, "daemon stopped");
-    }
-
-    /// Advances the intents a previous run left unfinished.
-    async fn resume(&mut self) {
-        let Some(submitter) = &self.submitter else { return };
-        match submitter.open_intents() {
-            Ok(open) => {
-                for intent in open {
-                    tracing::info!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "resuming challenge");
-                    let intent = submitter.advance(intent).await;
-                    self.emit(Event::Intent(intent));
-                }
-            }
-            Err(err) => tracing::error!(target: TARGET, %err, "reading unfinished challenges"),
-        }
-    }
-
-    /// One watcher step and everything it leads to.
-    pub async fn poll_once(&mut self) {
+    /// One watcher step; each lie goes to the submitter's queue (or, watch-only, raises the
+    /// alarm).
+    async fn poll_once(&mut self, lies: Option<&mpsc::Sender<(Lie, u64)>>) {
         let findings = match self.watcher.step().await {
             Ok((findings, _, _)) => findings,
             Err(err) => {
@@ -239,36 +260,94 @@ impl Daemon {
         };
         for finding in findings {
             if let Finding::Lie(lie) = &finding {
-                self.on_lie(lie).await;
+                match lies {
+                    Some(queue) => {
+                        let descendants = self.descendants(lie);
+                        if queue.send((lie.clone(), descendants)).await.is_err() {
+                            tracing::error!(target: TARGET, batch = lie.batch_id, "the submitter has stopped; lie not queued");
+                        }
+                    }
+                    None => {
+                        tracing::error!(target: TARGET, batch = lie.batch_id, index = lie.index, "ALARM (watch-only): wrong checkpoint; nobody here will challenge it");
+                        metrics::counter!("native_challenger_daemon_unchallenged_lies_total")
+                            .increment(1);
+                    }
+                }
             }
             self.emit(Event::Finding(finding));
         }
-        self.advance_open().await;
-        self.check_balance().await;
     }
 
-    async fn on_lie(&self, lie: &crate::watcher::Lie) {
-        let Some(submitter) = &self.submitter else {
-            tracing::error!(target: TARGET, batch = lie.batch_id, index = lie.index, "ALARM (watch-only): wrong checkpoint; nobody here will challenge it");
-            metrics::counter!("native_challenger_daemon_unchallenged_lies_total").increment(1);
-            return;
-        };
-        let descendants = self
-            .watcher
+    /// Pending batches built on the lie's (the conviction invalidates them too).
+    fn descendants(&self, lie: &Lie) -> u64 {
+        self.watcher
             .db()
-            .batches()
-            .map(|all| {
-                all.iter().filter(|b| b.id > lie.batch_id && b.state == BatchState::Pending).count()
-                    as u64
-            })
-            .unwrap_or(0);
-        let intent = submitter.take(&self.rules, lie, descendants).await;
-        self.emit(Event::Intent(intent));
+            .batches_from(lie.batch_id + 1)
+            .map(|all| all.iter().filter(|b| b.state == BatchState::Pending).count() as u64)
+            .unwrap_or(0)
+    }
+}
+
+/// The submitter's own task: takes the lies the watcher queues and advances every open
+/// intent at each poll.
+struct SubmitTask {
+    submitter: Submitter,
+    rules: ChainRules,
+    poll: Duration,
+    min_balance: u128,
+    events: Option<mpsc::UnboundedSender<Event>>,
+}
+
+impl SubmitTask {
+    async fn run(self, mut queue: mpsc::Receiver<(Lie, u64)>, mut shutdown: watch::Receiver<bool>) {
+        tokio::select! {
+            _ = shutdown.changed() => return,
+            _ = self.resume() => {}
+        }
+        loop {
+            if *shutdown.borrow() {
+                break;
+            }
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                next = queue.recv() => match next {
+                    Some((lie, descendants)) => {
+                        let intent = self.submitter.take(&self.rules, &lie, descendants).await;
+                        self.emit(Event::Intent(intent));
+                    }
+                    None => break,
+                },
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = self.advance_open() => {}
+            }
+        }
+    }
+
+    fn emit(&self, event: Event) {
+        if let Some(tx) = &self.events {
+            let _ = tx.send(event);
+        }
+    }
+
+    /// Advances the intents a previous run left unfinished.
+    async fn resume(&self) {
+        match self.submitter.open_intents() {
+            Ok(open) => {
+                for intent in open {
+                    tracing::info!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "resuming challenge");
+                    let intent = self.submitter.advance(intent).await;
+                    self.emit(Event::Intent(intent));
+                }
+            }
+            Err(err) => tracing::error!(target: TARGET, %err, "reading unfinished challenges"),
+        }
     }
 
     async fn advance_open(&self) {
-        let Some(submitter) = &self.submitter else { return };
-        let open = match submitter.open_intents() {
+        let open = match self.submitter.open_intents() {
             Ok(open) => open,
             Err(err) => {
                 tracing::error!(target: TARGET, %err, "reading challenges");
@@ -276,18 +355,18 @@ impl Daemon {
             }
         };
         for intent in open {
-            let before = intent.stage.clone();
-            let after = submitter.advance(intent).await;
-            if after.stage != before {
+            let before = intent.clone();
+            let after = self.submitter.advance(intent).await;
+            if after != before {
                 self.emit(Event::Intent(after));
             }
         }
+        self.check_balance().await;
     }
 
     async fn check_balance(&self) {
-        let Some(submitter) = &self.submitter else { return };
-        let me = submitter.address();
-        if let Ok(balance) = submitter.tx_manager().provider().get_balance(me).await {
+        let me = self.submitter.address();
+        if let Ok(balance) = self.submitter.tx_manager().provider().get_balance(me).await {
             metrics::gauge!("native_challenger_submitter_balance_wei").set(f64::from(balance));
             if balance < alloy_primitives::U256::from(self.min_balance) {
                 tracing::error!(target: TARGET, %balance, min = self.min_balance, "ALARM: the challenger's gas balance is low");
@@ -315,12 +394,36 @@ async fn submitter(
     let tx_policy = tx_policy(config);
     let policy = SubmitPolicy {
         budgets: Budgets { max_tx_size: c.max_tx_size, ..Budgets::default() },
-        challenge_always: c.challenge_always,
+        challenge_always: c.challenge_always || c.mode == Mode::Watchtower,
         auto_deposit: c.auto_deposit,
         auto_claim: c.auto_claim,
     };
     let tx = TxManager::new(provider, signer, chain_id, tx_policy);
-    Ok(Submitter::new(tx, l1.rollup, db, policy))
+    let window = read_u64(tx.provider(), l1.rollup, NativeRollup::CHALLENGE_WINDOWCall {})
+        .await
+        .map_err(|e| DaemonError::L1(format!("reading CHALLENGE_WINDOW: {e}")))?;
+    let max_l2_gas_limit =
+        read_u64(tx.provider(), l1.rollup, NativeRollup::MAX_L2_GAS_LIMITCall {})
+            .await
+            .map_err(|e| DaemonError::L1(format!("reading MAX_L2_GAS_LIMIT: {e}")))?;
+    let timing =
+        params::Timing::read(tx.provider(), config, window, max_l2_gas_limit, policy.budgets)
+            .await?;
+    timing.check()?;
+    Ok(Submitter::new(tx, l1.rollup, db, policy, window))
+}
+
+/// A `uint64` view of the rollup contract.
+async fn read_u64<C: SolCall<Return = u64>>(
+    provider: &DynProvider,
+    rollup: Address,
+    call: C,
+) -> Result<u64, String> {
+    let request = alloy_rpc_types_eth::TransactionRequest::default()
+        .to(rollup)
+        .input(call.abi_encode().into());
+    let out = provider.call(request).await.map_err(|e| e.to_string())?;
+    C::abi_decode_returns(&out).map_err(|e| e.to_string())
 }
 
 /// The transaction manager's policy from `[challenger]`.

@@ -1,67 +1,101 @@
 //! The intent state machine: each step persists the next stage before anything is sent.
+//!
+//! Nothing an attacker or a passing fault can arrange makes a refusal final while the
+//! challenge window is open: an unprofitable challenge or a failed read waits (re-evaluated
+//! every poll), a commit or reveal that fails on chain starts a new round with a new salt
+//! after a backoff, and only the closing of the window, a conviction by someone else or the
+//! disappearance of the proposal (a reorg) ends an intent that did not land.
 
 use super::{Intent, Refusal, Stage, Submitter, TxError, new_salt, plan, self_check};
 use crate::execute_local::chain::ChainRules;
-use crate::rollup::NativeRollup;
+use crate::rollup::{NativeRollup, NativeRollupErrors, RollupError};
 use crate::watcher::Lie;
 use alloy_primitives::U256;
 use alloy_provider::Provider;
 use alloy_sol_types::SolCall;
 
 const TARGET: &str = "native_challenger::submitter";
+/// Most steps one call of [`Submitter::advance`] takes (a commit and a reveal need four).
+const MAX_STEPS: usize = 8;
+/// L1 blocks to wait after the first failed round; doubles per round up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: u64 = 1;
+const MAX_BACKOFF: u64 = 8;
+
+/// The backoff, in L1 blocks, after `attempts` failed rounds.
+pub(super) fn backoff_blocks(attempts: u32) -> u64 {
+    FIRST_BACKOFF.saturating_mul(1 << attempts.saturating_sub(1).min(10)).min(MAX_BACKOFF)
+}
 
 impl Submitter {
     /// Plans the challenge of `lie` (self-check, budgets, expected value) and records the
-    /// intent, or the refusal as an alarm. An intent already recorded for the same block is
-    /// returned as it is (the lie was seen before a restart).
+    /// intent, or the refusal as an alarm. An intent already recorded for the same proposal
+    /// and block is returned as it is (the lie was seen before a restart).
     pub async fn take(&self, rules: &ChainRules, lie: &Lie, descendants: u64) -> Intent {
-        let key = format!("batch-{:020}-block-{:06}", lie.batch_id, lie.index);
+        let key = Intent::new(lie, alloy_primitives::B256::ZERO, Stage::Planned).key();
         if let Ok(Some(existing)) = self.db.intent::<Intent>(&key) {
             return existing;
         }
         metrics::counter!("native_challenger_submitter_challenges_planned_total").increment(1);
         let planned = self_check(rules, lie)
             .and_then(|()| plan(lie, new_salt(), descendants, &self.policy.budgets));
-        let intent = match planned {
+        let mut intent = match planned {
             Ok((mut intent, chunk)) => {
-                if let Err(refusal) = self.worth_it(&chunk).await {
-                    intent.stage = Stage::Refused { reason: refusal.to_string() };
-                }
+                intent.l1_gas = chunk.estimate.total + COMMIT_GAS;
                 intent
             }
             Err(refusal) => refused(lie, &refusal),
         };
+        if !intent.stage.is_final() {
+            intent.window_closes = lie.l1_block + self.window;
+            if let Err(reason) = self.worth_it(intent.l1_gas).await {
+                intent.stage = Stage::Waiting { reason };
+            }
+        }
         report(&intent, &intent.stage);
         self.persist(&intent);
         intent
     }
 
-    /// The expected-value check: gas at today's fees against the reward.
-    async fn worth_it(&self, chunk: &crate::bisect::ChunkPlan) -> Result<(), Refusal> {
+    /// The expected-value check: gas at today's fees against the reward. `Err` is why the
+    /// challenge waits; a failed read is a reason to wait, never to give up.
+    async fn worth_it(&self, l1_gas: u64) -> Result<(), String> {
         if self.policy.challenge_always {
             return Ok(());
         }
-        let reward = self
-            .reward()
+        let reward = self.reward().await.map_err(|e| format!("reading the reward: {e}"))?;
+        let fee = self
+            .tx
+            .provider()
+            .get_gas_price()
             .await
-            .map_err(|e| Refusal::SelfCheck(format!("reading the reward: {e}")))?;
-        let fee = self.tx.provider().get_gas_price().await.unwrap_or(1_000_000_000);
-        let gas = chunk.estimate.total + 100_000; // the commitment transaction
-        let cost = U256::from(gas) * U256::from(fee);
+            .map_err(|e| format!("reading the gas price: {e}"))?;
+        let cost = U256::from(l1_gas) * U256::from(fee);
         if cost > reward {
-            return Err(Refusal::NotWorthIt { cost, reward });
+            return Err(Refusal::NotWorthIt { cost, reward }.to_string());
         }
         Ok(())
     }
 
-    /// Advances an intent as far as it can go now and returns it.
+    /// Advances an intent as far as it can go now and returns it. Stops when a step has to
+    /// wait, fails, or sends the intent back to a new round (never loops within one call).
     pub async fn advance(&self, mut intent: Intent) -> Intent {
-        while !intent.stage.is_final() {
+        for _ in 0..MAX_STEPS {
+            if intent.stage.is_final() {
+                break;
+            }
             match self.step(&intent).await {
                 Ok(Some(next)) => {
                     report(&intent, &next);
+                    let new_round = matches!(next, Stage::Planned)
+                        && !matches!(intent.stage, Stage::Planned | Stage::Waiting { .. });
                     intent.stage = next;
+                    if new_round {
+                        self.new_round(&mut intent).await;
+                    }
                     self.persist(&intent);
+                    if new_round {
+                        break;
+                    }
                 }
                 Ok(None) => break,
                 Err(err) => {
@@ -73,16 +107,45 @@ impl Submitter {
         intent
     }
 
+    /// A failed commit or reveal round: a new salt (whatever was seen of the old commitment
+    /// tells an attacker nothing about the next) and a backoff before the next commit.
+    async fn new_round(&self, intent: &mut Intent) {
+        intent.attempts = intent.attempts.saturating_add(1);
+        intent.salt = new_salt();
+        let head = self.tx.provider().get_block_number().await.unwrap_or(0);
+        intent.retry_at = head + backoff_blocks(intent.attempts);
+        tracing::warn!(target: TARGET, batch = intent.batch_id, attempts = intent.attempts, retry_at = intent.retry_at, "challenge round failed on chain; new salt, retrying after a backoff");
+        metrics::counter!("native_challenger_submitter_rounds_failed_total").increment(1);
+    }
+
     async fn step(&self, intent: &Intent) -> Result<Option<Stage>, TxError> {
+        let head = self.head().await?;
+        // Past the window nothing can land; a transaction in flight gets until its deadline.
+        let deadline = if intent.stage.in_flight() {
+            self.confirm_deadline(intent)
+        } else {
+            intent.window_closes
+        };
+        if head > deadline {
+            return self.window_closed(intent).await.map(Some);
+        }
         match &intent.stage {
+            Stage::Waiting { .. } => self.reconsider(intent).await,
+            Stage::Planned if head < intent.retry_at => Ok(None),
             Stage::Planned => self.commit(intent).await,
             Stage::Committing { tx } => {
+                // A reorg may have taken the proposal with our commitment: do not wait for
+                // confirmations of a commitment to nothing while a live lie waits behind it.
+                if let Some(reason) = self.proposal_gone(intent).await? {
+                    return Ok(Some(Stage::StoodDown { reason }));
+                }
                 let mut tx = tx.clone();
                 // `confirm` re-sends (and bumps fees) when this broadcast is refused.
                 let _ = self.tx.broadcast(&tx).await;
+                let until = self.confirm_deadline(intent);
                 let receipt = self
                     .tx
-                    .confirm(&mut tx, |t| {
+                    .confirm_until(&mut tx, until, |t| {
                         self.persist(&with_stage(intent, Stage::Committing { tx: t.clone() }))
                     })
                     .await;
@@ -90,28 +153,96 @@ impl Submitter {
                     Ok(r) => {
                         Ok(Some(Stage::Committed { block: r.block_number.unwrap_or_default() }))
                     }
-                    // The commitment was refused on chain: plan the commit again.
+                    // The commitment was refused on chain: a new round.
                     Err(TxError::Reverted { .. } | TxError::Replaced { .. }) => {
                         Ok(Some(Stage::Planned))
                     }
                     Err(e) => Err(e),
                 }
             }
-            Stage::Committed { block } => self.reveal(intent, *block).await,
+            Stage::Committed { block } => self.reveal(intent, *block, head).await,
             Stage::Revealing { tx } => self.land(intent, tx.clone()).await,
             _ => Ok(None),
         }
     }
 
+    /// A waiting intent: planned again when the expected value turns positive.
+    async fn reconsider(&self, intent: &Intent) -> Result<Option<Stage>, TxError> {
+        match self.worth_it(intent.l1_gas).await {
+            Ok(()) => Ok(Some(Stage::Planned)),
+            Err(reason) => {
+                if matches!(&intent.stage, Stage::Waiting { reason: old } if *old == reason) {
+                    Ok(None)
+                } else {
+                    Ok(Some(Stage::Waiting { reason }))
+                }
+            }
+        }
+    }
+
+    /// The window has closed without our challenge landing: stood down if the batch fell
+    /// anyway, otherwise the alarm that the lie survived us.
+    async fn window_closed(&self, intent: &Intent) -> Result<Stage, TxError> {
+        let batch = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await?;
+        if batch.status == 3 {
+            return Ok(Stage::StoodDown {
+                reason: format!("batch {} was convicted by someone else", intent.batch_id),
+            });
+        }
+        let why = match &intent.stage {
+            Stage::Waiting { reason } => format!(" while waiting ({reason})"),
+            _ => String::new(),
+        };
+        Ok(Stage::Refused {
+            reason: format!(
+                "the challenge window of batch {} closed after L1 block {} before the challenge landed{why}",
+                intent.batch_id, intent.window_closes
+            ),
+        })
+    }
+
+    /// Waits for a confirmation never past the window (a later receipt is worth nothing).
+    fn confirm_deadline(&self, intent: &Intent) -> u64 {
+        intent.window_closes + self.tx.policy().confirmations
+    }
+
+    async fn head(&self) -> Result<u64, TxError> {
+        Ok(self.tx.provider().get_block_number().await.map_err(RollupError::from)?)
+    }
+
+    /// Whether the proposal the intent proves wrong is still on L1 and pending; `Some` is
+    /// why to stand down.
+    async fn proposal_gone(&self, intent: &Intent) -> Result<Option<String>, TxError> {
+        let count = self.read(NativeRollup::batchCountCall {}).await?;
+        if intent.batch_id > count {
+            return Ok(Some(format!("batch {} is no longer on L1 (a reorg)", intent.batch_id)));
+        }
+        let batch = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await?;
+        if batch.checkpointsHash != intent.checkpoints_hash {
+            return Ok(Some(format!(
+                "batch {} is now another proposal (a reorg replaced the one proven wrong)",
+                intent.batch_id
+            )));
+        }
+        if batch.status != 1 {
+            return Ok(Some(format!("batch {} is no longer pending", intent.batch_id)));
+        }
+        Ok(None)
+    }
+
     async fn commit(&self, intent: &Intent) -> Result<Option<Stage>, TxError> {
+        if let Some(reason) = self.proposal_gone(intent).await? {
+            return Ok(Some(Stage::StoodDown { reason }));
+        }
         self.ensure_bond().await?;
         let commitment = intent.args().commitment(self.address());
         let data = NativeRollup::commitChallengeCall { commitment }.abi_encode().into();
         match self.tx.prepare(self.rollup, data, U256::ZERO).await {
             Ok(tx) => Ok(Some(Stage::Committing { tx })),
             Err(e) => match e.contract_error() {
-                // Committed before a restart lost track of the transaction.
-                Some(NativeRollup::NativeRollupErrors::CommitmentExists(_)) => {
+                // Ours (commitments are per challenger): committed before a restart lost
+                // track of the transaction.
+                Some(NativeRollupErrors::CommitmentExists(_)) => {
                     Ok(Some(Stage::Committed { block: 0 }))
                 }
                 Some(other) => match Self::batch_gone(other) {
@@ -123,43 +254,42 @@ impl Submitter {
         }
     }
 
-    async fn reveal(&self, intent: &Intent, committed_at: u64) -> Result<Option<Stage>, TxError> {
-        let head = self
-            .tx
-            .provider()
-            .get_block_number()
-            .await
-            .map_err(crate::rollup::RollupError::from)?;
+    async fn reveal(
+        &self,
+        intent: &Intent,
+        committed_at: u64,
+        head: u64,
+    ) -> Result<Option<Stage>, TxError> {
         if head <= committed_at {
             return Ok(None); // the reveal must land in a later block than the commitment
         }
-        let args = intent.args();
-        let data = NativeRollup::challengeCall {
-            batchId: args.batch_id,
-            checkpoints: args.checkpoints.clone(),
-            blockIndex: U256::from(args.block_index),
-            postStateRoot: args.post_state_root,
-            gasUsed: U256::from(args.gas_used),
-            trace: args.trace.clone(),
-            salt: args.salt,
-        }
-        .abi_encode()
-        .into();
+        let data = intent.args().call().abi_encode().into();
         match self.tx.prepare(self.rollup, data, U256::ZERO).await {
             Ok(tx) => Ok(Some(Stage::Revealing { tx })),
             Err(e) => match e.contract_error() {
-                Some(NativeRollup::NativeRollupErrors::CommitmentTooRecent(_)) => Ok(None),
-                Some(NativeRollup::NativeRollupErrors::UnknownCommitment(_)) => {
-                    Ok(Some(Stage::Planned))
+                Some(NativeRollupErrors::CommitmentTooRecent(_)) => Ok(None),
+                Some(NativeRollupErrors::UnknownCommitment(_)) => Ok(Some(Stage::Planned)),
+                Some(NativeRollupErrors::CheckpointsMismatch(_)) => {
+                    let reason = self.proposal_gone(intent).await?.unwrap_or_else(|| {
+                        format!("batch {} no longer has these checkpoints", intent.batch_id)
+                    });
+                    self.release(intent).await;
+                    Ok(Some(Stage::StoodDown { reason }))
                 }
                 Some(other) => match Self::batch_gone(other) {
                     Some(reason) => {
                         self.release(intent).await;
                         Ok(Some(Stage::StoodDown { reason }))
                     }
-                    None => Ok(Some(Stage::Refused {
-                        reason: format!("L1 refused the checked proof: {other:?}"),
-                    })),
+                    // The proof passed the self-check: a refusal now is passing (an EXECUTE
+                    // budget spent by others in the block the node simulated in) or a bug
+                    // worth an alarm; retried every poll until the window closes.
+                    None => {
+                        tracing::error!(target: TARGET, batch = intent.batch_id, error = ?other, "ALARM: L1 refused a self-checked proof; retrying");
+                        metrics::counter!("native_challenger_submitter_reveal_refusals_total")
+                            .increment(1);
+                        Ok(None)
+                    }
                 },
                 None => Err(e),
             },
@@ -169,9 +299,10 @@ impl Submitter {
     async fn land(&self, intent: &Intent, mut tx: super::SentTx) -> Result<Option<Stage>, TxError> {
         // `confirm` re-sends (and bumps fees) when this broadcast is refused.
         let _ = self.tx.broadcast(&tx).await;
+        let until = self.confirm_deadline(intent);
         let confirmed = self
             .tx
-            .confirm(&mut tx, |t| {
+            .confirm_until(&mut tx, until, |t| {
                 self.persist(&with_stage(intent, Stage::Revealing { tx: t.clone() }))
             })
             .await;
@@ -196,13 +327,16 @@ impl Submitter {
                 }))
             }
             Err(TxError::Reverted { .. } | TxError::Replaced { .. }) => {
-                let batch = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await?;
-                if batch.status != 1 {
+                if let Some(reason) = self.proposal_gone(intent).await? {
                     self.release(intent).await;
-                    return Ok(Some(Stage::StoodDown {
-                        reason: format!("batch {} was convicted by someone else", intent.batch_id),
-                    }));
+                    let reason = if reason.contains("no longer pending") {
+                        format!("batch {} was convicted by someone else", intent.batch_id)
+                    } else {
+                        reason
+                    };
+                    return Ok(Some(Stage::StoodDown { reason }));
                 }
+                // The commitment is still ours (a failed reveal leaves it open): reveal again.
                 Ok(Some(Stage::Committed { block: 0 }))
             }
             Err(e) => Err(e),
@@ -222,24 +356,18 @@ impl Submitter {
         }
         // A deposit of ours may still be pending (sent before a restart): never deposit twice.
         let provider = self.tx.provider();
-        let pending = provider
-            .get_transaction_count(me)
-            .pending()
-            .await
-            .map_err(crate::rollup::RollupError::from)?;
-        let mined =
-            provider.get_transaction_count(me).await.map_err(crate::rollup::RollupError::from)?;
+        let pending =
+            provider.get_transaction_count(me).pending().await.map_err(RollupError::from)?;
+        let mined = provider.get_transaction_count(me).await.map_err(RollupError::from)?;
         if pending > mined {
-            return Err(TxError::Rollup(crate::rollup::RollupError::Unexpected(format!(
+            return Err(TxError::Rollup(RollupError::Unexpected(format!(
                 "{} transaction(s) of ours still pending; the bond is checked again next poll",
                 pending - mined
             ))));
         }
         if !self.policy.auto_deposit {
             tracing::error!(target: TARGET, %bond, %needed, "ALARM: challenger bond too low and auto-deposit is off");
-            return Err(TxError::Rollup(crate::rollup::RollupError::Unexpected(
-                "challenger bond too low".into(),
-            )));
+            return Err(TxError::Rollup(RollupError::Unexpected("challenger bond too low".into())));
         }
         let top_up = (needed - bond.min(needed)).max(unit);
         let data = NativeRollup::depositChallengerBondCall {}.abi_encode().into();
@@ -268,6 +396,9 @@ impl Submitter {
     }
 }
 
+/// The L1 gas of the commitment transaction, for the expected value.
+const COMMIT_GAS: u64 = 100_000;
+
 /// Logs and counts a stage change (the changes that matter to an operator).
 fn report(intent: &Intent, next: &Stage) {
     let batch = intent.batch_id;
@@ -275,6 +406,10 @@ fn report(intent: &Intent, next: &Stage) {
         Stage::Committing { .. } | Stage::Revealing { .. } => {
             metrics::counter!("native_challenger_submitter_challenges_submitted_total")
                 .increment(1);
+        }
+        Stage::Waiting { reason } => {
+            tracing::warn!(target: TARGET, batch, %reason, window_closes = intent.window_closes, "challenge waiting; re-evaluated every poll until the window closes");
+            metrics::counter!("native_challenger_submitter_challenges_waiting_total").increment(1);
         }
         Stage::StoodDown { reason } => {
             tracing::warn!(target: TARGET, batch, %reason, "standing down: the batch cannot be convicted by us any more");
@@ -294,4 +429,16 @@ fn with_stage(intent: &Intent, stage: Stage) -> Intent {
 
 fn refused(lie: &Lie, refusal: &Refusal) -> Intent {
     Intent::new(lie, alloy_primitives::B256::ZERO, Stage::Refused { reason: refusal.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_blocks;
+
+    #[test]
+    fn the_backoff_doubles_per_failed_round_up_to_its_cap() {
+        let blocks: Vec<u64> = (1..=6).map(backoff_blocks).collect();
+        assert_eq!(blocks, vec![1, 2, 4, 8, 8, 8]);
+        assert_eq!(backoff_blocks(u32::MAX), 8);
+    }
 }

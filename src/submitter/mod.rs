@@ -46,7 +46,13 @@ pub enum Stage {
         block: u64,
         gas_used: u64,
     },
-    /// Another challenger convicted the batch first; our commitment was released.
+    /// Planned but held back, re-evaluated at every poll until the window closes: the
+    /// expected value is negative at today's fees, or reading what it needs failed.
+    Waiting {
+        reason: String,
+    },
+    /// Another challenger convicted the batch first, or the proposal it proves wrong is no
+    /// longer on L1 (a reorg replaced it); our commitment was released.
     StoodDown {
         reason: String,
     },
@@ -59,6 +65,11 @@ pub enum Stage {
 impl Stage {
     pub fn is_final(&self) -> bool {
         matches!(self, Self::Landed { .. } | Self::StoodDown { .. } | Self::Refused { .. })
+    }
+
+    /// Whether an on-chain transaction of ours may be in flight at this stage.
+    pub fn in_flight(&self) -> bool {
+        matches!(self, Self::Committing { .. } | Self::Revealing { .. })
     }
 }
 
@@ -74,6 +85,22 @@ pub struct Intent {
     pub salt: B256,
     /// L1 timestamp of the wrong proposal (for the proposal-to-landing time).
     pub proposed_at: u64,
+    /// `keccak256(abi.encode(claimed))`: with the batch id, what identifies the proposal (a
+    /// different proposal under the same id after a reorg is a different intent).
+    #[serde(default)]
+    pub checkpoints_hash: B256,
+    /// The last L1 block in which the challenge can land.
+    #[serde(default)]
+    pub window_closes: u64,
+    /// The planned L1 gas of commit and reveal, for the expected value.
+    #[serde(default)]
+    pub l1_gas: u64,
+    /// Commit/reveal rounds that failed on chain (each takes a new salt and backs off).
+    #[serde(default)]
+    pub attempts: u32,
+    /// Not retried before this L1 block (the backoff after a failed round).
+    #[serde(default)]
+    pub retry_at: u64,
     pub stage: Stage,
 }
 
@@ -89,12 +116,18 @@ impl Intent {
             trace: lie.trace.clone(),
             salt,
             proposed_at: lie.l1_timestamp,
+            checkpoints_hash: checkpoints_hash(&lie.claimed),
+            window_closes: 0,
+            l1_gas: 0,
+            attempts: 0,
+            retry_at: 0,
             stage,
         }
     }
 
+    /// The database key: batch id, then the proposal's checkpoints hash, then the block.
     pub fn key(&self) -> String {
-        format!("batch-{:020}-block-{:06}", self.batch_id, self.block_index)
+        intent_key(self.batch_id, self.checkpoints_hash, self.block_index)
     }
 
     pub fn args(&self) -> ChallengeArgs {
@@ -108,6 +141,17 @@ impl Intent {
             salt: self.salt,
         }
     }
+}
+
+/// `keccak256(abi.encode(Checkpoint[]))`, as the contract stores it.
+pub fn checkpoints_hash(claimed: &[Checkpoint]) -> B256 {
+    use alloy_sol_types::SolValue;
+    keccak256(claimed.iter().map(to_sol).collect::<Vec<_>>().abi_encode())
+}
+
+/// Intents sort by batch id first (oldest batch first), then by proposal.
+fn intent_key(batch_id: u64, checkpoints: B256, block_index: u64) -> String {
+    format!("batch-{batch_id:020}-{checkpoints}-block-{block_index:06}")
 }
 
 /// What the submitter may do.
@@ -189,16 +233,7 @@ pub fn plan(
     budgets: &Budgets,
 ) -> Result<(Intent, ChunkPlan), Refusal> {
     let intent = Intent::new(lie, salt, Stage::Planned);
-    let calldata = NativeRollup::challengeCall {
-        batchId: intent.batch_id,
-        checkpoints: intent.claimed.iter().map(to_sol).collect(),
-        blockIndex: U256::from(intent.block_index),
-        postStateRoot: intent.post_state_root,
-        gasUsed: U256::from(intent.gas_used),
-        trace: intent.trace.clone(),
-        salt,
-    }
-    .abi_encode();
+    let calldata = intent.args().call().abi_encode();
     let charge = execute_gas_cost(&lie.trace)
         .map_err(|e| Refusal::SelfCheck(format!("trace framing: {e}")))?;
     let shape = ChallengeShape::of(&calldata, lie.trace.len(), charge, descendants);
@@ -220,13 +255,22 @@ pub struct Submitter {
     rollup: Address,
     db: Arc<WatchDb>,
     policy: SubmitPolicy,
+    /// The contract's `CHALLENGE_WINDOW`, in L1 blocks.
+    window: u64,
 }
 
 mod flow;
 
 impl Submitter {
-    pub fn new(tx: TxManager, rollup: Address, db: Arc<WatchDb>, policy: SubmitPolicy) -> Self {
-        Self { tx, rollup, db, policy }
+    /// `window` is the contract's `CHALLENGE_WINDOW`, in L1 blocks.
+    pub fn new(
+        tx: TxManager,
+        rollup: Address,
+        db: Arc<WatchDb>,
+        policy: SubmitPolicy,
+        window: u64,
+    ) -> Self {
+        Self { tx, rollup, db, policy, window }
     }
 
     pub fn address(&self) -> Address {

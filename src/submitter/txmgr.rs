@@ -242,12 +242,53 @@ impl TxManager {
         self.sign(tx).await
     }
 
+    /// The latest base fee, when it is above what `tx` offers.
+    async fn base_fee_above(&self, tx: &SentTx) -> Result<Option<u128>, TxError> {
+        let block = self
+            .provider
+            .get_block_by_number(alloy_rpc_types_eth::BlockNumberOrTag::Latest)
+            .await
+            .map_err(RollupError::from)?;
+        let base = block.and_then(|b| b.header.base_fee_per_gas).map(u128::from);
+        Ok(base.filter(|b| *b > tx.max_fee))
+    }
+
+    /// Re-signs with at least twice `base` plus the tip as max fee (and at least the policy's
+    /// bump over the old fees), capped by the policy.
+    async fn bump_over(&self, tx: &mut SentTx, base: u128) -> Result<(), TxError> {
+        let pct = u128::from(self.policy.fee_bump_percent.max(10));
+        let raise = |v: u128| v + (v * pct).div_ceil(100).max(1);
+        let tip = raise(tx.tip);
+        let max_fee = raise(tx.max_fee).max(base * 2 + tip).min(self.policy.max_fee_per_gas);
+        if max_fee <= tx.max_fee {
+            return Err(TxError::FeeCap {
+                cap: self.policy.max_fee_per_gas,
+                needed: base * 2 + tip,
+            });
+        }
+        tx.max_fee = max_fee;
+        tx.tip = tip.min(max_fee);
+        self.sign(tx).await
+    }
+
     /// Waits until one version of `tx` is mined with the policy's confirmations. Bumps fees
     /// when it takes too long and re-broadcasts when the node has forgotten it (a reorg dropped
     /// it); `persist` sees every new version before it is broadcast.
     pub async fn confirm(
         &self,
         tx: &mut SentTx,
+        persist: impl FnMut(&SentTx),
+    ) -> Result<TransactionReceipt, TxError> {
+        self.confirm_until(tx, u64::MAX, persist).await
+    }
+
+    /// [`Self::confirm`], giving up (`Timeout`) once L1 is past block `until` as well as after
+    /// the policy's timeout: a caller whose transaction is worthless after a deadline never
+    /// waits beyond it.
+    pub async fn confirm_until(
+        &self,
+        tx: &mut SentTx,
+        until: u64,
         mut persist: impl FnMut(&SentTx),
     ) -> Result<TransactionReceipt, TxError> {
         let started = Instant::now();
@@ -274,7 +315,16 @@ impl TxManager {
                 if nonce > tx.nonce && self.mined(tx).await?.is_none() {
                     return Err(TxError::Replaced { nonce: tx.nonce });
                 }
-                if last_send.elapsed() >= self.policy.resubmit_after {
+                if let Some(base) = self.base_fee_above(tx).await? {
+                    // The base fee rose past our cap (stuffed blocks): a node keeps the
+                    // transaction but no builder can include it. Reprice now, not at the next
+                    // resubmission time.
+                    self.bump_over(tx, base).await?;
+                    persist(tx);
+                    tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, base, "fee bump: the base fee passed our max fee");
+                    metrics::counter!("native_challenger_submitter_fee_bumps_total").increment(1);
+                    last_send = Instant::now();
+                } else if last_send.elapsed() >= self.policy.resubmit_after {
                     self.bump(tx).await?;
                     persist(tx);
                     tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, "fee bump");
@@ -302,6 +352,10 @@ impl TxManager {
             }
             if started.elapsed() >= self.policy.timeout {
                 return Err(TxError::Timeout(self.policy.timeout));
+            }
+            let head = self.provider.get_block_number().await.map_err(RollupError::from)?;
+            if head > until {
+                return Err(TxError::Timeout(started.elapsed()));
             }
             tokio::time::sleep(self.policy.poll).await;
         }

@@ -216,6 +216,17 @@ impl WatchDb {
         self.values(CF_BATCHES, "batch")
     }
 
+    /// The highest batch id recorded.
+    pub fn last_batch_id(&self) -> Result<Option<u64>, DbError> {
+        let Some(item) = self.db.iterator_cf(self.cf(CF_BATCHES)?, IteratorMode::End).next() else {
+            return Ok(None);
+        };
+        let (k, _) = item?;
+        <[u8; 8]>::try_from(k.as_ref()).map(|b| Some(u64::from_be_bytes(b))).map_err(|_| {
+            DbError::Corrupt { what: "batch key", reason: format!("{} bytes", k.len()) }
+        })
+    }
+
     /// The batch records with an id of at least `first`, by id.
     pub fn batches_from(&self, first: u64) -> Result<Vec<BatchRecord>, DbError> {
         let start = key(first);
@@ -312,5 +323,13 @@ mod tests {
         assert_eq!(ids_from(256), vec![256, 257, 1000]);
         assert_eq!(ids_from(1001), Vec::<u64>::new());
         assert_eq!(db.batches().expect("all").len(), ids.len());
+        assert_eq!(db.last_batch_id().expect("last"), Some(1000));
+    }
+
+    #[test]
+    fn an_empty_database_has_no_last_batch() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = WatchDb::open(&dir.path().join("db")).expect("open");
+        assert_eq!(db.last_batch_id().expect("last"), None);
     }
 }

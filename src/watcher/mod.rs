@@ -1,6 +1,6 @@
 //! The watcher: follows L1, finds the rollup's proposals through its events, decodes each
-//! batch from its proposing transaction's calldata and replays it with `execute_local` into
-//! the L2 store, recording every local checkpoint.
+//! batch from the `BatchData` log of its proposing transaction and replays it with
+//! `execute_local` into the L2 store, recording every local checkpoint.
 //!
 //! Input: an [`L1Source`], the rollup's address, the L2 store at the rollup's genesis, and the
 //! challenger's database. Output: [`Finding`]s per step (batches checked, the first lie with
@@ -11,13 +11,17 @@
 //! - the L2 store holds the true state of the live chain: blocks of valid batches, plus the
 //!   blocks before the first lie of a pending wrong batch; batches built on a wrong batch are
 //!   not replayed; an invalidation rolls the state back to the last good batch;
-//! - processing is idempotent, so a crash anywhere re-processes from the cursor safely.
+//! - processing is idempotent, so a crash anywhere re-processes from the cursor safely;
+//! - completeness: every batch id from 1 to the contract's `batchCount` at the cursor has a
+//!   record; a range whose answer skips an id (a lying or truncating endpoint) is never
+//!   committed: it raises an alarm, the endpoint is distrusted and the range read again.
 
 pub mod db;
 mod replay;
 pub mod source;
 
 pub use db::{BatchRecord, BatchState, Cursor, Verdict, WatchDb};
+pub use replay::read_batch_blocks;
 pub use source::{BlockRef, L1Source, RetryPolicy, RpcSource, SourceError};
 
 use crate::execute_local::chain::ChainRules;
@@ -27,7 +31,29 @@ use crate::rollup::NativeRollup;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rpc_types_eth::Log;
 use alloy_sol_types::SolEvent;
+use std::collections::HashMap;
 use std::sync::Arc;
+
+/// The `BatchData` logs of a range, by proposing transaction and batch id.
+type BatchDataByTx = HashMap<(B256, u64), NativeRollup::BatchData>;
+
+/// Collects the `BatchData` logs of `logs`; one that does not decode is an incomplete answer
+/// (the contract emits it from arguments it has already checked).
+fn batch_data(logs: &[Log]) -> Result<BatchDataByTx, WatchError> {
+    let mut out = HashMap::new();
+    for log in logs {
+        if log.data().topics().first() != Some(&NativeRollup::BatchData::SIGNATURE_HASH) {
+            continue;
+        }
+        let event = NativeRollup::BatchData::decode_log_data(log.data())
+            .map_err(|e| WatchError::Incomplete(format!("a BatchData log does not decode: {e}")))?;
+        let tx = log.transaction_hash.ok_or_else(|| {
+            WatchError::Inconsistent("a BatchData log without its transaction".into())
+        })?;
+        out.insert((tx, event.batchId), event);
+    }
+    Ok(out)
+}
 
 /// Where and how to follow L1.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,6 +82,11 @@ pub enum WatchError {
     Inconsistent(String),
     #[error("replaying batch {batch}: {reason}")]
     Replay { batch: u64, reason: String },
+    /// The endpoint's answer leaves something out that L1 itself says exists (a batch id
+    /// skipped, a `BatchProposed` without its `BatchData`): the step is not committed, the
+    /// endpoint is distrusted, and the range is read again.
+    #[error("incomplete L1 answer: {0}")]
+    Incomplete(String),
 }
 
 /// The first wrong checkpoint of a batch, with what proves it.
@@ -151,6 +182,31 @@ impl<S: L1Source> Watcher<S> {
             return Ok((findings, cursor.map(|c| c.number), head));
         }
         let to = target.min(from.saturating_add(self.config.max_range.max(1) - 1));
+        match self.read_range(from, to, &mut findings).await {
+            Ok(()) => {}
+            Err(WatchError::Incomplete(reason)) => {
+                tracing::error!(target: "native_challenger::watcher", from, to, %reason, "ALARM: L1 answer incomplete; distrusting the endpoint and reading the range again");
+                metrics::counter!("native_challenger_watcher_incomplete_answers_total")
+                    .increment(1);
+                self.source.distrust_current();
+                return Err(WatchError::Incomplete(reason));
+            }
+            Err(e) => return Err(e),
+        }
+        metrics::gauge!("native_challenger_watcher_l1_processed_block").set(to as f64);
+        metrics::gauge!("native_challenger_watcher_l1_head_lag_blocks")
+            .set(head.number.saturating_sub(to) as f64);
+        Ok((findings, Some(to), head))
+    }
+
+    /// Reads and acts on L1 blocks `from..=to`, checks that every batch L1 holds at `to` was
+    /// seen, and moves the cursor to `to`.
+    async fn read_range(
+        &mut self,
+        from: u64,
+        to: u64,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), WatchError> {
         let logs = self.source.logs(self.config.rollup, from, to).await?;
         let end = self
             .source
@@ -158,16 +214,41 @@ impl<S: L1Source> Watcher<S> {
             .await?
             .ok_or_else(|| WatchError::Inconsistent(format!("block {to} is missing")))?;
         let hashes = self.check_log_blocks(&logs).await?;
+        let data = batch_data(&logs)?;
         for log in &logs {
-            self.handle(log, &mut findings).await?;
+            self.handle(log, &data, findings).await?;
         }
+        self.check_complete(to).await?;
         let mut all = hashes;
         all.push((to, end.hash));
         self.db.commit(&[], &all, Some(Cursor { number: to, hash: end.hash }))?;
-        metrics::gauge!("native_challenger_watcher_l1_processed_block").set(to as f64);
-        metrics::gauge!("native_challenger_watcher_l1_head_lag_blocks")
-            .set(head.number.saturating_sub(to) as f64);
-        Ok((findings, Some(to), head))
+        Ok(())
+    }
+
+    /// Every batch id from 1 to the contract's `batchCount` at block `to` must have been seen.
+    async fn check_complete(&self, to: u64) -> Result<(), WatchError> {
+        let count = self.source.batch_count(self.config.rollup, to).await?;
+        let seen = self.db.last_batch_id()?.unwrap_or(0);
+        if count != seen {
+            return Err(WatchError::Incomplete(format!(
+                "the rollup holds {count} batches at L1 block {to}, the logs showed {seen}"
+            )));
+        }
+        Ok(())
+    }
+
+    /// A batch id never seen must be the next one: ids count up from 1 without gaps.
+    fn check_next_id(&self, id: u64) -> Result<(), WatchError> {
+        if self.db.batch(id)?.is_some() {
+            return Ok(());
+        }
+        let last = self.db.last_batch_id()?.unwrap_or(0);
+        if id != last + 1 {
+            return Err(WatchError::Incomplete(format!(
+                "batch {id} proposed, but the last batch seen is {last}"
+            )));
+        }
+        Ok(())
     }
 
     /// Each log's block must still be canonical (a reorg between reads is caught here).
@@ -244,17 +325,24 @@ impl<S: L1Source> Watcher<S> {
         Ok(())
     }
 
-    async fn handle(&mut self, log: &Log, findings: &mut Vec<Finding>) -> Result<(), WatchError> {
-        let data = log.data();
+    async fn handle(
+        &mut self,
+        log: &Log,
+        data: &BatchDataByTx,
+        findings: &mut Vec<Finding>,
+    ) -> Result<(), WatchError> {
         let at_l1 = log.block_number.unwrap_or_default();
-        match data.topics().first().copied() {
+        let topics = log.data().topics();
+        match topics.first().copied() {
             Some(NativeRollup::BatchProposed::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchProposed::decode_log_data(data)
+                let event = NativeRollup::BatchProposed::decode_log_data(log.data())
                     .map_err(|e| WatchError::Inconsistent(format!("BatchProposed: {e}")))?;
-                self.on_proposed(log, &event, findings).await?;
+                self.check_next_id(event.batchId)?;
+                let batch = log.transaction_hash.and_then(|tx| data.get(&(tx, event.batchId)));
+                self.on_proposed(log, &event, batch, findings).await?;
             }
             Some(NativeRollup::BatchInvalidated::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchInvalidated::decode_log_data(data)
+                let event = NativeRollup::BatchInvalidated::decode_log_data(log.data())
                     .map_err(|e| WatchError::Inconsistent(format!("BatchInvalidated: {e}")))?;
                 self.set_state(event.batchId, BatchState::Invalidated { at_l1 })?;
                 if event.batchId == event.convictedBatch {
@@ -266,7 +354,7 @@ impl<S: L1Source> Watcher<S> {
                 });
             }
             Some(NativeRollup::BatchFinalized::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchFinalized::decode_log_data(data)
+                let event = NativeRollup::BatchFinalized::decode_log_data(log.data())
                     .map_err(|e| WatchError::Inconsistent(format!("BatchFinalized: {e}")))?;
                 let record = self.set_state(event.batchId, BatchState::Finalized { at_l1 })?;
                 let wrong = record.is_none_or(|r| r.verdict != Verdict::Valid);
@@ -278,7 +366,7 @@ impl<S: L1Source> Watcher<S> {
                 findings.push(Finding::Finalized { batch_id: event.batchId, wrong });
             }
             Some(NativeRollup::ProposerConvicted::SIGNATURE_HASH) => {
-                let event = NativeRollup::ProposerConvicted::decode_log_data(data)
+                let event = NativeRollup::ProposerConvicted::decode_log_data(log.data())
                     .map_err(|e| WatchError::Inconsistent(format!("ProposerConvicted: {e}")))?;
                 findings.push(Finding::Convicted {
                     batch_id: event.batchId,
@@ -297,3 +385,6 @@ impl<S: L1Source> Watcher<S> {
         Ok(Some(record))
     }
 }
+
+#[cfg(test)]
+mod tests;

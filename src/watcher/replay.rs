@@ -1,5 +1,7 @@
-//! A proposal, from its event to its verdict: read the proposing transaction's calldata,
-//! check it against the event, and replay the blocks on the L2 store until the first
+//! A proposal, from its events to its verdict: take the blocks and checkpoints from the
+//! `BatchData` log the contract emitted with the `BatchProposed` event (so the batch is
+//! readable whoever called `propose`: an EOA, an EIP-7702-delegated account, a contract),
+//! check them against the event, and replay the blocks on the L2 store until the first
 //! checkpoint that differs, whose trace is recorded before the block is applied.
 
 use super::{BatchRecord, BatchState, Finding, L1Source, Lie, Verdict, WatchError, Watcher};
@@ -10,36 +12,67 @@ use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
 use crate::protocol::{BlockInputs, Checkpoint};
 use crate::rollup::{NativeRollup, from_sol};
-use alloy_primitives::{Bytes, keccak256};
+use alloy_primitives::{Address, Bytes, keccak256};
 use alloy_rpc_types_eth::Log;
-use alloy_sol_types::{SolCall, SolValue};
+use alloy_sol_types::SolValue;
 use std::time::Instant;
 
-/// The batch's blocks and claimed checkpoints from the proposing calldata, checked against
-/// the event; `Err` is why the batch cannot be replayed.
+/// The batch's blocks and claimed checkpoints from its `BatchData` log, checked against the
+/// `BatchProposed` event of the same transaction. `Err(Incomplete)` when the two logs disagree
+/// (the contract emits both from the same arguments, so the endpoint's answer is wrong);
+/// `Ok(Err(reason))` when the contract accepted blocks this challenger cannot decode.
 fn decode_proposal(
-    input: &[u8],
+    data: &NativeRollup::BatchData,
     event: &NativeRollup::BatchProposed,
-) -> Result<(Vec<BlockInputs>, Vec<Checkpoint>), String> {
-    let call = NativeRollup::proposeCall::abi_decode(input)
-        .map_err(|e| format!("the proposing transaction's calldata is not a propose call: {e}"))?;
-    if call.parent != event.parent || call.blocks.len() as u64 != event.blockCount {
-        return Err("the calldata's parent or block count differs from the event".into());
+) -> Result<Result<(Vec<BlockInputs>, Vec<Checkpoint>), String>, WatchError> {
+    if data.blocks.len() as u64 != event.blockCount || data.checkpoints.len() != data.blocks.len() {
+        return Err(WatchError::Incomplete(format!(
+            "batch {}: BatchData holds {} blocks and {} checkpoints, BatchProposed says {}",
+            event.batchId,
+            data.blocks.len(),
+            data.checkpoints.len(),
+            event.blockCount
+        )));
     }
-    if keccak256(call.checkpoints.abi_encode()) != event.checkpointsHash {
-        return Err("the calldata's checkpoints do not hash to the event's".into());
+    if keccak256(data.checkpoints.abi_encode()) != event.checkpointsHash {
+        return Err(WatchError::Incomplete(format!(
+            "batch {}: the BatchData checkpoints do not hash to BatchProposed's",
+            event.batchId
+        )));
     }
-    let claimed = call
-        .checkpoints
-        .iter()
-        .map(|c| from_sol(c).ok_or_else(|| "a checkpoint's gas used exceeds u64".to_string()))
-        .collect::<Result<Vec<_>, _>>()?;
-    let blocks = call
+    let claimed = data.checkpoints.iter().map(from_sol).collect::<Option<Vec<_>>>();
+    let Some(claimed) = claimed else {
+        return Ok(Err("a checkpoint's gas used exceeds u64".into()));
+    };
+    let blocks = data
         .blocks
         .iter()
         .map(|b| BlockInputs::decode(b).map_err(|e| format!("block inputs do not decode: {e}")))
-        .collect::<Result<Vec<_>, _>>()?;
-    Ok((blocks, claimed))
+        .collect::<Result<Vec<_>, _>>();
+    Ok(blocks.map(|blocks| (blocks, claimed)))
+}
+
+/// The blocks of a recorded batch, read again from the `BatchData` log of its proposing
+/// transaction (audits re-read them instead of storing every batch's bytes twice).
+pub async fn read_batch_blocks<S: L1Source>(
+    source: &S,
+    rollup: Address,
+    record: &BatchRecord,
+) -> Result<Vec<BlockInputs>, String> {
+    let logs =
+        source.logs(rollup, record.l1_block, record.l1_block).await.map_err(|e| e.to_string())?;
+    let data = super::batch_data(&logs).map_err(|e| e.to_string())?;
+    let data = data.get(&(record.tx_hash, record.id)).ok_or_else(|| {
+        format!("L1 block {} no longer holds batch {}'s data", record.l1_block, record.id)
+    })?;
+    data.blocks.iter().map(|b| BlockInputs::decode(b).map_err(|e| e.to_string())).collect()
+}
+
+/// The alarm for a batch this challenger cannot check: its lie, if it holds one, would go
+/// unchallenged, so an operator must hear of it at once, not when its window closes.
+fn undecodable(batch: u64, reason: &str) {
+    tracing::error!(target: "native_challenger::watcher", batch, %reason, "ALARM: a proposed batch cannot be checked");
+    metrics::counter!("native_challenger_watcher_unverifiable_batches_total").increment(1);
 }
 
 /// What replaying a batch gave.
@@ -83,6 +116,7 @@ impl<S: L1Source> Watcher<S> {
         &mut self,
         log: &Log,
         event: &NativeRollup::BatchProposed,
+        data: Option<&NativeRollup::BatchData>,
         findings: &mut Vec<Finding>,
     ) -> Result<(), WatchError> {
         let missing =
@@ -99,15 +133,17 @@ impl<S: L1Source> Watcher<S> {
                 return Ok(());
             }
         }
+        let data = data.ok_or_else(|| {
+            WatchError::Incomplete(format!(
+                "batch {}: BatchProposed in transaction {tx_hash} without its BatchData log",
+                event.batchId
+            ))
+        })?;
+        let decoded = decode_proposal(data, event)?;
         let l1_timestamp = match log.block_timestamp {
             Some(t) => t,
             None => self.source.block(l1_block).await?.map_or(0, |b| b.timestamp),
         };
-        let input = self.source.tx_input(tx_hash).await?.ok_or_else(|| {
-            WatchError::Inconsistent(format!(
-                "the node does not know proposal transaction {tx_hash}"
-            ))
-        })?;
         let mut record = BatchRecord {
             id: event.batchId,
             parent: event.parent,
@@ -125,15 +161,19 @@ impl<S: L1Source> Watcher<S> {
             state: BatchState::Pending,
         };
         metrics::counter!("native_challenger_watcher_batches_seen_total").increment(1);
-        let lie = match decode_proposal(&input, event) {
+        let lie = match decoded {
             Err(reason) => {
+                undecodable(record.id, &reason);
                 record.verdict = Verdict::Skipped { reason };
                 None
             }
             Ok((blocks, claimed)) => {
                 record.claimed = claimed;
                 match self.parent_problem(event.parent)? {
-                    Some(reason) => {
+                    Some((reason, alarm)) => {
+                        if alarm {
+                            undecodable(record.id, &reason);
+                        }
                         record.verdict = Verdict::Skipped { reason };
                         None
                     }
@@ -150,19 +190,24 @@ impl<S: L1Source> Watcher<S> {
         Ok(())
     }
 
-    /// Why a batch on `parent` cannot be replayed, if it cannot.
-    fn parent_problem(&self, parent: u64) -> Result<Option<String>, WatchError> {
+    /// Why a batch on `parent` cannot be replayed, if it cannot, and whether that is an alarm:
+    /// built on a lie (or on an invalidated batch) it falls with it; built on a batch this
+    /// challenger never saw or could not check, its own lie would go unseen.
+    fn parent_problem(&self, parent: u64) -> Result<Option<(String, bool)>, WatchError> {
         if parent == 0 {
             return Ok(None);
         }
         Ok(match self.db.batch(parent)? {
-            None => Some(format!("built on batch {parent}, which this challenger has not seen")),
+            None => {
+                Some((format!("built on batch {parent}, which this challenger has not seen"), true))
+            }
             Some(p) if matches!(p.state, BatchState::Invalidated { .. }) => {
-                Some(format!("built on batch {parent}, which was invalidated"))
+                Some((format!("built on batch {parent}, which was invalidated"), false))
             }
-            Some(p) if p.verdict != Verdict::Valid => {
-                Some(format!("built on batch {parent}, which is not valid ({:?})", p.verdict))
-            }
+            Some(p) if p.verdict != Verdict::Valid => Some((
+                format!("built on batch {parent}, which is not valid ({:?})", p.verdict),
+                matches!(p.verdict, Verdict::Skipped { .. }),
+            )),
             Some(_) => None,
         })
     }

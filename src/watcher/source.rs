@@ -1,5 +1,5 @@
-//! The watcher's view of L1: blocks, the rollup's logs and proposing transactions' calldata,
-//! read over JSON-RPC from one or more endpoints.
+//! The watcher's view of L1: blocks, the rollup's logs, its batch count and transactions'
+//! calldata, read over JSON-RPC from one or more endpoints.
 //!
 //! Input: endpoint URLs (HTTP or WebSocket) and a retry policy. Output: [`BlockRef`]s, logs
 //! and calldata, or a [`SourceError`] once every endpoint has failed every retry. Reads
@@ -7,10 +7,12 @@
 //! endpoint after each failure (failover), and an `eth_getLogs` range a provider refuses is
 //! split in halves until it is accepted.
 
+use crate::rollup::NativeRollup;
 use alloy_consensus::Transaction as _;
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
-use alloy_rpc_types_eth::{BlockNumberOrTag, Filter, Log};
+use alloy_rpc_types_eth::{BlockNumberOrTag, Filter, Log, TransactionRequest};
+use alloy_sol_types::SolCall;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -95,6 +97,15 @@ pub trait L1Source: Send + Sync {
         &self,
         hash: B256,
     ) -> impl Future<Output = Result<Option<Bytes>, SourceError>> + Send;
+    /// The rollup's `batchCount()` as of the end of L1 block `block`.
+    fn batch_count(
+        &self,
+        rollup: Address,
+        block: u64,
+    ) -> impl Future<Output = Result<u64, SourceError>> + Send;
+    /// Stop trusting the endpoint in use: the next read goes to the next one (an answer was
+    /// found incomplete, e.g. logs missing that L1's own state says exist).
+    fn distrust_current(&self);
 }
 
 /// [`L1Source`] over JSON-RPC endpoints with retries and failover.
@@ -263,5 +274,28 @@ impl L1Source for RpcSource {
             Ok(tx.map(|t| t.input().clone()))
         })
         .await
+    }
+
+    async fn batch_count(&self, rollup: Address, block: u64) -> Result<u64, SourceError> {
+        let input: Bytes = NativeRollup::batchCountCall {}.abi_encode().into();
+        self.with_retry("batchCount", |p| {
+            let request = TransactionRequest::default().to(rollup).input(input.clone().into());
+            async move {
+                let out = p.call(request).block(block.into()).await.map_err(retry)?;
+                // No code at `rollup` yet (a block before its deployment): no batches.
+                if out.is_empty() {
+                    return Ok(0);
+                }
+                NativeRollup::batchCountCall::abi_decode_returns(&out)
+                    .map_err(|e| retry(format!("batchCount() answer does not decode: {e}")))
+            }
+        })
+        .await
+    }
+
+    fn distrust_current(&self) {
+        let n = self.endpoints.len().max(1);
+        let next = (self.current.load(Ordering::Relaxed) + 1) % n;
+        self.current.store(next, Ordering::Relaxed);
     }
 }

@@ -191,6 +191,20 @@ impl Running {
         }
     }
 
+    /// Like [`Self::wait_for`], but an event already seen counts too (the watcher and the
+    /// submitter are separate tasks, so their events may come in either order).
+    pub async fn saw_or_wait(
+        &mut self,
+        timeout: Duration,
+        what: &str,
+        done: impl Fn(&Event) -> bool,
+    ) -> Event {
+        match self.seen.iter().find(|ev| done(ev)) {
+            Some(event) => event.clone(),
+            None => self.wait_for(timeout, what, done).await,
+        }
+    }
+
     /// Drains what is queued now.
     pub fn drain(&mut self) {
         while let Ok(event) = self.events.try_recv() {

@@ -193,7 +193,7 @@ impl<S: L1Source> Watcher<S> {
     /// Why a batch on `parent` cannot be replayed, if it cannot, and whether that is an alarm:
     /// built on a lie (or on an invalidated batch) it falls with it; built on a batch this
     /// challenger never saw or could not check, its own lie would go unseen.
-    fn parent_problem(&self, parent: u64) -> Result<Option<(String, bool)>, WatchError> {
+    pub(super) fn parent_problem(&self, parent: u64) -> Result<Option<(String, bool)>, WatchError> {
         if parent == 0 {
             return Ok(None);
         }
@@ -206,10 +206,30 @@ impl<S: L1Source> Watcher<S> {
             }
             Some(p) if p.verdict != Verdict::Valid => Some((
                 format!("built on batch {parent}, which is not valid ({:?})", p.verdict),
-                matches!(p.verdict, Verdict::Skipped { .. }),
+                !self.falls_with_a_lie(parent)?,
             )),
             Some(_) => None,
         })
+    }
+
+    /// Whether batch `id` is built, through skipped batches, on a lie or an invalidated batch
+    /// (then it falls with it and is no reason for an alarm); `false` when the chain of
+    /// skipped batches starts at one that could not be checked.
+    fn falls_with_a_lie(&self, mut id: u64) -> Result<bool, WatchError> {
+        while let Some(record) = self.db.batch(id)? {
+            if matches!(record.state, BatchState::Invalidated { .. }) {
+                return Ok(true);
+            }
+            match record.verdict {
+                Verdict::Invalid { .. } => return Ok(true),
+                Verdict::Valid => return Ok(false),
+                Verdict::Skipped { .. } if record.parent != 0 && record.parent < id => {
+                    id = record.parent;
+                }
+                Verdict::Skipped { .. } => return Ok(false),
+            }
+        }
+        Ok(false)
     }
 
     /// Replays the batch's blocks (off the async threads); fills the record's local

@@ -176,3 +176,31 @@ async fn a_complete_empty_range_moves_the_cursor() {
     assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(5));
     assert_eq!(w.source().distrusted.load(Ordering::Relaxed), 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn only_batches_that_cannot_fall_with_a_lie_raise_the_unverifiable_alarm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let w = watcher(FakeL1::default(), dir.path());
+    let skipped = |id, parent| BatchRecord {
+        parent,
+        verdict: Verdict::Skipped { reason: "test".into() },
+        ..BatchRecord::test(id)
+    };
+    let records = [
+        BatchRecord::test(1),
+        BatchRecord { verdict: Verdict::Invalid { index: 0 }, ..BatchRecord::test(2) },
+        skipped(3, 2), // built on the lie of batch 2
+        skipped(4, 3), // and on top of that
+        skipped(5, 1), // could not be checked itself (say, blocks that do not decode)
+        skipped(6, 5),
+    ];
+    w.db().commit(&records, &[], None).expect("commit");
+    let alarm = |parent| w.parent_problem(parent).expect("read").map(|(_, alarm)| alarm);
+    assert_eq!(alarm(1), None, "built on a valid batch: replayed");
+    assert_eq!(alarm(2), Some(false), "built on a lie: falls with it");
+    assert_eq!(alarm(3), Some(false));
+    assert_eq!(alarm(4), Some(false));
+    assert_eq!(alarm(5), Some(true), "built on a batch nobody here could check");
+    assert_eq!(alarm(6), Some(true));
+    assert_eq!(alarm(9), Some(true), "built on a batch never seen");
+}

@@ -294,3 +294,38 @@ async fn a_proposal_reorged_out_before_its_confirmations_is_never_challenged() {
         1
     );
 }
+
+/// A reorg deeper than the challenger's confirmations removes its landed challenge: the
+/// same lie is pending again, and the daemon challenges it again (a new round, a new salt)
+/// instead of trusting a landing that no longer exists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reorg_that_undoes_the_conviction_gets_the_lie_challenged_again() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+    let mut e = E2e::new(120, BLOCK_TIME).await;
+    let mut config = e.config("c", None);
+    config.challenger.auto_claim = false;
+    let mut daemon = e.start(&config, Some(1)).await;
+    e.propose(None).await;
+    let (lie_id, _) = e.propose(Some(Fault::WrongPostRoot { block: 1 })).await;
+    let event = daemon.wait_for(WAIT, "a landed challenge", |ev| landed(ev).is_some()).await;
+    let first = landed(&event).expect("landed").clone();
+    let Stage::Landed { tx, block, .. } = first.stage else { unreachable!() };
+    assert_eq!(e.status(lie_id).await, 3);
+    e.reorg_out(block, tx).await;
+    assert_eq!(e.status(lie_id).await, 1, "the reorg undid the conviction");
+    let event = daemon
+        .wait_for(WAIT, "a second landed challenge", |ev| {
+            landed(ev).is_some_and(|i| matches!(i.stage, Stage::Landed { tx: t, .. } if t != tx))
+        })
+        .await;
+    let second = landed(&event).expect("landed").clone();
+    daemon.shutdown().await;
+    assert_eq!(second.batch_id, lie_id);
+    assert_eq!(second.post_state_root, first.post_state_root);
+    assert_ne!(second.salt, first.salt, "a new round commits to a new salt");
+    assert!(second.attempts > first.attempts);
+    assert_eq!(e.status(lie_id).await, 3, "convicted again");
+}

@@ -354,6 +354,9 @@ impl SubmitTask {
                 return;
             }
         };
+        for intent in self.submitter.reopen_undone().await {
+            self.emit(Event::Intent(intent));
+        }
         for intent in open {
             let before = intent.clone();
             let after = self.submitter.advance(intent).await;

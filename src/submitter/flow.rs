@@ -166,6 +166,38 @@ impl Submitter {
         }
     }
 
+    /// An intent that ended because its batch was convicted (by us or by someone else)
+    /// starts a new round when an L1 reorg undid the conviction: the same proposal is pending
+    /// again and its window is open. Checked at every poll for the intents whose window is
+    /// open (one read each), whether or not the watcher has seen the reorg: a conviction can
+    /// be undone before the watcher ever reached its block. Returns the reopened intents.
+    pub async fn reopen_undone(&self) -> Vec<Intent> {
+        let Ok(head) = self.head().await else { return Vec::new() };
+        let Ok(intents) = self.db.intents::<Intent>() else { return Vec::new() };
+        let mut reopened = Vec::new();
+        for mut intent in intents {
+            let ended = matches!(intent.stage, Stage::Landed { .. } | Stage::StoodDown { .. });
+            if !ended || head > intent.window_closes {
+                continue;
+            }
+            let Ok(batch) = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await
+            else {
+                continue;
+            };
+            if batch.status != 1 || batch.checkpointsHash != intent.checkpoints_hash {
+                continue;
+            }
+            tracing::warn!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "a reorg undid the conviction: challenging again");
+            metrics::counter!("native_challenger_submitter_convictions_undone_total").increment(1);
+            intent.stage = Stage::Planned;
+            self.new_round(&mut intent).await;
+            intent.retry_at = head;
+            self.persist(&intent);
+            reopened.push(intent);
+        }
+        reopened
+    }
+
     /// A waiting intent: planned again when the expected value turns positive.
     async fn reconsider(&self, intent: &Intent) -> Result<Option<Stage>, TxError> {
         match self.worth_it(intent.l1_gas).await {

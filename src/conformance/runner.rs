@@ -9,6 +9,10 @@
 //!
 //! Stateless: for every valid block, the witness is recorded from the stateful pre-state and
 //! the block is verified from the witness alone; the root must be the header's stateRoot.
+//!
+//! Both run under Ethereum L1's rules ([`ethereum_rules`]): the test's forks, plus EIP-7610's
+//! collision of a creation onto an account with storage, which revm lacks
+//! ([`crate::execute_local::eip7610`]).
 
 use super::eth_block::{EthBlock, EthHeaders};
 use super::fixture::{BlockchainTest, FixtureBlock, GenesisAccount as FixtureAccount};
@@ -52,6 +56,20 @@ fn fail(mode: Mode, reason: impl Into<String>) -> Outcome {
 
 /// Runs `test`, keeping its state in a rocksdb store under `scratch`.
 pub fn run_test(test: &BlockchainTest, scratch: &Path) -> Outcome {
+    run_under(test, scratch, true)
+}
+
+/// Ethereum L1's rules for a test's forks: EIP-7610's storage collisions included
+/// ([`crate::execute_local::eip7610`]; the L2 leaves them off).
+pub fn ethereum_rules(schedule: ForkSchedule) -> ChainRules {
+    let mut rules = ChainRules::new(TEST_CHAIN_ID, schedule);
+    rules.eip7610 = true;
+    rules
+}
+
+/// [`run_test`], with EIP-7610's storage collisions on or (in tests, to show what revm alone
+/// does) off.
+fn run_under(test: &BlockchainTest, scratch: &Path, eip7610: bool) -> Outcome {
     let schedule = match super::forks::network(&test.network) {
         Network::Supported(schedule) => schedule,
         Network::Skipped { reason } => return Outcome::Skipped { reason },
@@ -60,7 +78,9 @@ pub fn run_test(test: &BlockchainTest, scratch: &Path) -> Outcome {
         Ok(store) => store,
         Err(err) => return fail(Mode::Setup, format!("opening the state store: {err}")),
     };
-    let outcome = TestRun::new(test, schedule, &store).run();
+    let mut rules = ethereum_rules(schedule);
+    rules.eip7610 = eip7610;
+    let outcome = TestRun::new(test, rules, &store).run();
     drop(store);
     let _ = std::fs::remove_dir_all(scratch);
     outcome
@@ -79,8 +99,7 @@ struct TestRun<'a> {
 }
 
 impl<'a> TestRun<'a> {
-    fn new(test: &'a BlockchainTest, schedule: ForkSchedule, store: &'a StateStore) -> Self {
-        let rules = ChainRules::new(TEST_CHAIN_ID, schedule);
+    fn new(test: &'a BlockchainTest, rules: ChainRules, store: &'a StateStore) -> Self {
         Self {
             test,
             rules,
@@ -337,3 +356,6 @@ fn to_alloc(accounts: &BTreeMap<Address, FixtureAccount>) -> BTreeMap<Address, G
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests;

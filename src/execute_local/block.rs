@@ -20,6 +20,7 @@
 
 use super::chain::ChainRules;
 use super::db::{DbFault, FaultSlot};
+use super::eip7610::StorageCollisions;
 use alloy_consensus::{
     Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt, proofs::calculate_receipt_root,
     transaction::Recovered,
@@ -29,7 +30,8 @@ use alloy_evm::{
     Evm, EvmEnv, EvmFactory,
     block::{BlockExecutionError, BlockExecutor, BlockValidationError, CommitChanges},
     eth::{
-        EthBlockExecutionCtx, EthBlockExecutor, EthEvmFactory, receipt_builder::AlloyReceiptBuilder,
+        EthBlockExecutionCtx, EthBlockExecutor, EthEvmBuilder, EthEvmFactory,
+        receipt_builder::AlloyReceiptBuilder,
     },
     precompiles::PrecompilesMap,
 };
@@ -216,7 +218,12 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
         install: impl FnOnce(&mut PrecompilesMap),
     ) -> Result<Self, ExecError> {
         let evm_env = evm_env(rules, env);
-        let mut evm = EthEvmFactory::default().create_evm(state, evm_env);
+        // The inspector runs only under `rules.eip7610` (Ethereum L1); otherwise this is
+        // exactly `EthEvmFactory::create_evm`, which never invokes an inspector.
+        let mut evm = EthEvmBuilder::new(state, evm_env)
+            .inspector(StorageCollisions)
+            .set_inspect(rules.eip7610)
+            .build();
         install(evm.precompiles_mut());
         let ctx = EthBlockExecutionCtx {
             parent_hash: env.parent_hash,
@@ -302,7 +309,7 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
 
 type Executor<'a, DB> = EthBlockExecutor<
     'a,
-    <EthEvmFactory as EvmFactory>::Evm<&'a mut State<DB>, revm::inspector::NoOpInspector>,
+    <EthEvmFactory as EvmFactory>::Evm<&'a mut State<DB>, StorageCollisions>,
     &'a super::forks::ForkSchedule,
     AlloyReceiptBuilder,
 >;

@@ -15,11 +15,16 @@ pub struct ChainRules {
     /// Replaces the fork's per-transaction gas cap (EIP-7825 from Osaka). Only benchmarks of
     /// pre-Osaka workloads set it; a chain never does.
     pub tx_gas_limit_cap: Option<u64>,
+    /// EIP-7610's collision case revm lacks: a creation onto an account with storage (but no
+    /// code and nonce 0) collides ([`super::eip7610`]). Only the conformance runner sets it;
+    /// the L2 never does: its genesis refuses such accounts and none can arise later, so its
+    /// execution stays on revm's own path, with no inspector and no extra state read.
+    pub eip7610: bool,
 }
 
 impl ChainRules {
     pub fn new(chain_id: u64, schedule: ForkSchedule) -> Self {
-        Self { chain_id, schedule, tx_gas_limit_cap: None }
+        Self { chain_id, schedule, tx_gas_limit_cap: None, eip7610: false }
     }
 
     /// The schedule, as alloy-evm's executor takes it.

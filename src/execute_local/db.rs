@@ -13,6 +13,7 @@
 use super::trie::{NodeSource, TrieError};
 use super::tries::StateTries;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
+use alloy_trie::EMPTY_ROOT_HASH;
 use revm::{Database, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo};
 use std::collections::BTreeMap;
 
@@ -44,6 +45,11 @@ impl DBErrorMarker for DbFault {}
 pub trait FaultSlot: Database<Error = DbFault> + std::fmt::Debug {
     /// Takes the first fault reported since the last call.
     fn take_fault(&mut self) -> Option<DbFault>;
+
+    /// Whether `address` has any storage in the state this database reads (EIP-7610's
+    /// collision rule). Asked only under [`ChainRules::eip7610`](super::chain::ChainRules),
+    /// which the L2 never sets; a fault is recorded like any other.
+    fn has_storage(&mut self, address: Address) -> Result<bool, DbFault>;
 }
 
 /// Keeps the first fault; returns the marker for revm.
@@ -164,5 +170,13 @@ impl<S: WitnessSources> Database for TrieDb<'_, S> {
 impl<S: WitnessSources> FaultSlot for TrieDb<'_, S> {
     fn take_fault(&mut self) -> Option<DbFault> {
         self.fault.take()
+    }
+
+    /// From the account leaf's storage root: the leaf `basic` already read, no other node.
+    fn has_storage(&mut self, address: Address) -> Result<bool, DbFault> {
+        match self.tries.account(self.sources.nodes(), address) {
+            Ok(leaf) => Ok(leaf.is_some_and(|leaf| leaf.storage_root != EMPTY_ROOT_HASH)),
+            Err(fault) => Err(self.fault.record(fault)),
+        }
     }
 }

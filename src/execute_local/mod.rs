@@ -16,6 +16,7 @@ pub mod chain;
 pub mod chunk;
 pub mod commit;
 pub mod db;
+pub mod eip7610;
 pub mod execute;
 pub mod forks;
 pub mod l2;

@@ -202,6 +202,28 @@ impl StateStore {
         Ok(self.header(number)?.map(|(hash, _)| hash))
     }
 
+    /// Whether `address` has a stored slot that `counts` (key order, stopping at the first).
+    pub fn any_slot(
+        &self,
+        address: &Address,
+        mut counts: impl FnMut(&U256) -> bool,
+    ) -> Result<bool, StoreError> {
+        let cf = self.cf(CF_STORAGE)?;
+        let mode = IteratorMode::From(address.as_slice(), Direction::Forward);
+        for item in self.db.iterator_cf(cf, mode) {
+            let (key, _) = item?;
+            if !key.starts_with(address.as_slice()) {
+                break;
+            }
+            let slot = U256::try_from_be_slice(&key[20..])
+                .ok_or(StoreError::Corrupt { what: "storage", reason: "bad key".into() })?;
+            if counts(&slot) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Every stored slot of `address`, in key order.
     pub fn storage_of(&self, address: &Address) -> Result<Vec<(U256, U256)>, StoreError> {
         let cf = self.cf(CF_STORAGE)?;
@@ -345,5 +367,18 @@ impl Database for FlatDb<'_> {
 impl FaultSlot for FlatDb<'_> {
     fn take_fault(&mut self) -> Option<DbFault> {
         self.fault.take()
+    }
+
+    /// From the flat slots (seen through the overlay, if any); stops at the first one.
+    fn has_storage(&mut self, address: Address) -> Result<bool, DbFault> {
+        let overlay = self.overlay;
+        let overridden = |slot: &U256| overlay.and_then(|o| o.storage.get(&(address, *slot)));
+        if let Some(o) = overlay
+            && o.storage.iter().any(|((a, _), value)| *a == address && !value.is_zero())
+        {
+            return Ok(true);
+        }
+        let stored = self.store.any_slot(&address, |slot| overridden(slot).is_none());
+        stored.map_err(|err| self.store_fault(err))
     }
 }

@@ -43,7 +43,6 @@ fn sample_passes_stateful_and_stateless() {
             Outcome::Failed { mode, reason } => Some(format!("{} [{mode:?}]: {reason}", t.test)),
             _ => None,
         })
-        .filter(|line| !KNOWN_REVM_GAPS.iter().any(|k| line.contains(k)))
         .collect();
     assert!(failures.is_empty(), "failures:\n{}", failures.join("\n"));
     assert!(report.passed >= 300, "only {} passed", report.passed);
@@ -55,6 +54,3 @@ fn sample_passes_stateful_and_stateless() {
         .count();
     assert!(witnessed * 10 >= report.passed * 9, "stateless path must run for the valid blocks");
 }
-
-/// EIP-7610 storage-collision tests; see docs/conformance.md.
-const KNOWN_REVM_GAPS: &[&str] = &["InitCollisionParis"];

@@ -175,7 +175,8 @@ pub enum Mode {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
-    /// Serve `/metrics` here (e.g. "127.0.0.1:9184"); absent: no metrics endpoint.
+    /// Serve `/metrics`, `/status` and `/healthz` here (e.g. "127.0.0.1:9184"; port 0: any free
+    /// port, logged at start); absent: no endpoint.
     #[serde(default)]
     pub listen: Option<String>,
 }

@@ -42,6 +42,8 @@ enum Command {
     Demo(commands::demo::DemoArgs),
     /// Run the challenger daemon (watcher, and submitter unless --watch-only).
     Run(commands::run::RunArgs),
+    /// Ask a running daemon how it is doing (its /status and /healthz) and print a summary.
+    Status(commands::status::StatusArgs),
     /// The challenger's bond and rewards: deposit, withdraw, status, claim.
     Bond(commands::bond::BondArgs),
     /// Build L2 blocks from a workload and propose them to a rollup contract, optionally lying.
@@ -141,6 +143,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Propose(args) => commands::propose::run(args),
         Command::Demo(args) => commands::demo::run(args),
         Command::Run(args) => commands::run::run(args),
+        Command::Status(args) => commands::status::run(args),
         Command::Bond(args) => commands::bond::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::VerifyBundle(args) => commands::verify_bundle::run(args),

@@ -6,4 +6,5 @@ pub mod keys;
 pub mod propose;
 pub mod replay;
 pub mod run;
+pub mod status;
 pub mod verify_bundle;

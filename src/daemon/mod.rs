@@ -10,8 +10,10 @@
 //! ([`params`]). A failed step is logged and retried at the next poll; the daemon never
 //! panics on what L1 sends it.
 
+pub mod metrics_names;
 pub mod metrics_setup;
 pub mod params;
+pub mod status;
 
 use crate::bisect::Budgets;
 use crate::config::{Config, Mode};
@@ -58,6 +60,8 @@ pub enum DaemonError {
     Signer(String),
     #[error(transparent)]
     Parameters(#[from] params::ParamError),
+    #[error("{0}")]
+    Metrics(String),
 }
 
 /// What the daemon did, for embedders.
@@ -79,6 +83,12 @@ pub struct Daemon {
     poll: Duration,
     min_balance: u128,
     events: Option<mpsc::UnboundedSender<Event>>,
+    /// What `/status` and `/healthz` report ([`status`]).
+    status: status::StatusHandle,
+    /// Serves them, with `/metrics`, when `[metrics] listen` is set.
+    endpoint: Option<metrics_setup::Endpoint>,
+    /// The batch counts of the status; `None`: count the records again.
+    tally: Option<status::BatchTally>,
 }
 
 /// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
@@ -174,21 +184,28 @@ impl Daemon {
         watch_only: bool,
     ) -> Result<Self, DaemonError> {
         let l1 = config.l1()?;
+        let watch_only = watch_only || config.challenger.mode == Mode::WatchOnly;
+        let poll = Duration::from_millis(l1.poll_interval_ms);
+        let account = key.as_ref().filter(|_| !watch_only).map(TxKey::address);
+        let (status, endpoint) = status::open_status(config, watch_only, account, poll).await?;
         let opened = open_watcher(config).await?;
         let (watcher, db, rules) = (opened.watcher, opened.db, opened.rules);
-        let watch_only = watch_only || config.challenger.mode == Mode::WatchOnly;
         let submitter = match (watch_only, key) {
             (true, _) => None,
             (false, None) => return Err(DaemonError::NoKey),
-            (false, Some(signer)) => Some(submitter(config, signer, db).await?),
+            (false, Some(signer)) => Some(submitter(config, signer, db.clone()).await?),
         };
+        let tally = status::initial(&status, &db);
         Ok(Self {
             watcher,
             submitter,
             rules,
-            poll: Duration::from_millis(l1.poll_interval_ms),
+            poll,
             min_balance: config.challenger.min_balance_wei,
             events: None,
+            status,
+            endpoint,
+            tally,
         })
     }
 
@@ -216,6 +233,7 @@ impl Daemon {
                 poll: self.poll,
                 min_balance: self.min_balance,
                 events: self.events.clone(),
+                status: self.status.clone(),
             };
             tokio::spawn(task.run(queue, shutdown.clone()))
         });
@@ -252,8 +270,12 @@ impl Daemon {
     /// alarm).
     async fn poll_once(&mut self, lies: Option<&mpsc::Sender<(Lie, u64)>>) {
         let findings = match self.watcher.step().await {
-            Ok((findings, _, _)) => findings,
+            Ok((findings, processed, head)) => {
+                self.report_step(&findings, processed, head.number);
+                findings
+            }
             Err(err) => {
+                self.report_error(&err);
                 tracing::warn!(target: TARGET, %err, "watcher step failed; retrying at the next poll");
                 return;
             }
@@ -269,8 +291,7 @@ impl Daemon {
                     }
                     None => {
                         tracing::error!(target: TARGET, batch = lie.batch_id, index = lie.index, "ALARM (watch-only): wrong checkpoint; nobody here will challenge it");
-                        metrics::counter!("native_challenger_daemon_unchallenged_lies_total")
-                            .increment(1);
+                        metrics::counter!(metrics_names::DAEMON_UNCHALLENGED_LIES).increment(1);
                     }
                 }
             }
@@ -296,6 +317,7 @@ struct SubmitTask {
     poll: Duration,
     min_balance: u128,
     events: Option<mpsc::UnboundedSender<Event>>,
+    status: status::StatusHandle,
 }
 
 impl SubmitTask {
@@ -365,12 +387,14 @@ impl SubmitTask {
             }
         }
         self.check_balance().await;
+        self.report().await;
     }
 
     async fn check_balance(&self) {
         let me = self.submitter.address();
         if let Ok(balance) = self.submitter.tx_manager().provider().get_balance(me).await {
-            metrics::gauge!("native_challenger_submitter_balance_wei").set(f64::from(balance));
+            metrics::gauge!(metrics_names::SUBMITTER_BALANCE_WEI).set(f64::from(balance));
+            self.report_balance(balance);
             if balance < alloy_primitives::U256::from(self.min_balance) {
                 tracing::error!(target: TARGET, %balance, min = self.min_balance, "ALARM: the challenger's gas balance is low");
             }

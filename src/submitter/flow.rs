@@ -7,6 +7,7 @@
 //! disappearance of the proposal (a reorg) ends an intent that did not land.
 
 use super::{Intent, Refusal, Stage, Submitter, TxError, new_salt, plan, self_check};
+use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
 use crate::rollup::{NativeRollup, NativeRollupErrors, RollupError};
 use crate::watcher::Lie;
@@ -35,7 +36,7 @@ impl Submitter {
         if let Ok(Some(existing)) = self.db.intent::<Intent>(&key) {
             return existing;
         }
-        metrics::counter!("native_challenger_submitter_challenges_planned_total").increment(1);
+        metrics::counter!(metric::SUBMITTER_CHALLENGES_PLANNED).increment(1);
         let planned = self_check(rules, lie)
             .and_then(|()| plan(lie, new_salt(), descendants, &self.policy.budgets));
         let mut intent = match planned {
@@ -115,7 +116,7 @@ impl Submitter {
         let head = self.tx.provider().get_block_number().await.unwrap_or(0);
         intent.retry_at = head + backoff_blocks(intent.attempts);
         tracing::warn!(target: TARGET, batch = intent.batch_id, attempts = intent.attempts, retry_at = intent.retry_at, "challenge round failed on chain; new salt, retrying after a backoff");
-        metrics::counter!("native_challenger_submitter_rounds_failed_total").increment(1);
+        metrics::counter!(metric::SUBMITTER_ROUNDS_FAILED).increment(1);
     }
 
     async fn step(&self, intent: &Intent) -> Result<Option<Stage>, TxError> {
@@ -188,7 +189,7 @@ impl Submitter {
                 continue;
             }
             tracing::warn!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "a reorg undid the conviction: challenging again");
-            metrics::counter!("native_challenger_submitter_convictions_undone_total").increment(1);
+            metrics::counter!(metric::SUBMITTER_CONVICTIONS_UNDONE).increment(1);
             intent.stage = Stage::Planned;
             self.new_round(&mut intent).await;
             intent.retry_at = head;
@@ -318,8 +319,7 @@ impl Submitter {
                     // worth an alarm; retried every poll until the window closes.
                     None => {
                         tracing::error!(target: TARGET, batch = intent.batch_id, error = ?other, "ALARM: L1 refused a self-checked proof; retrying");
-                        metrics::counter!("native_challenger_submitter_reveal_refusals_total")
-                            .increment(1);
+                        metrics::counter!(metric::SUBMITTER_REVEAL_REFUSALS).increment(1);
                         Ok(None)
                     }
                 },
@@ -341,11 +341,10 @@ impl Submitter {
         match confirmed {
             Ok(receipt) => {
                 let block = receipt.block_number.unwrap_or_default();
-                metrics::counter!("native_challenger_submitter_challenges_landed_total")
-                    .increment(1);
+                metrics::counter!(metric::SUBMITTER_CHALLENGES_LANDED).increment(1);
                 if let Ok(Some(b)) = self.tx.provider().get_block_by_number(block.into()).await {
                     let seconds = b.header.timestamp.saturating_sub(intent.proposed_at);
-                    metrics::gauge!("native_challenger_submitter_proposal_to_landing_seconds")
+                    metrics::gauge!(metric::SUBMITTER_PROPOSAL_TO_LANDING_SECONDS)
                         .set(seconds as f64);
                 }
                 tracing::info!(target: TARGET, batch = intent.batch_id, block, gas = receipt.gas_used, "challenge landed: batch convicted");
@@ -382,7 +381,7 @@ impl Submitter {
         let open = self.read(NativeRollup::openCommitmentsCall::new((me,))).await?;
         let unit = self.read(NativeRollup::CHALLENGER_BONDCall {}).await?;
         let needed = (open + U256::from(1)) * unit;
-        metrics::gauge!("native_challenger_submitter_bond_wei").set(f64::from(bond));
+        metrics::gauge!(metric::SUBMITTER_BOND_WEI).set(f64::from(bond));
         if bond >= needed && !bond.is_zero() {
             return Ok(());
         }
@@ -405,7 +404,7 @@ impl Submitter {
         let data = NativeRollup::depositChallengerBondCall {}.abi_encode().into();
         self.tx.send(self.rollup, data, top_up, |_| {}).await?;
         tracing::info!(target: TARGET, %top_up, "challenger bond deposited");
-        metrics::gauge!("native_challenger_submitter_bond_wei").set(f64::from(bond + top_up));
+        metrics::gauge!(metric::SUBMITTER_BOND_WEI).set(f64::from(bond + top_up));
         Ok(())
     }
 
@@ -436,20 +435,19 @@ fn report(intent: &Intent, next: &Stage) {
     let batch = intent.batch_id;
     match next {
         Stage::Committing { .. } | Stage::Revealing { .. } => {
-            metrics::counter!("native_challenger_submitter_challenges_submitted_total")
-                .increment(1);
+            metrics::counter!(metric::SUBMITTER_CHALLENGES_SUBMITTED).increment(1);
         }
         Stage::Waiting { reason } => {
             tracing::warn!(target: TARGET, batch, %reason, window_closes = intent.window_closes, "challenge waiting; re-evaluated every poll until the window closes");
-            metrics::counter!("native_challenger_submitter_challenges_waiting_total").increment(1);
+            metrics::counter!(metric::SUBMITTER_CHALLENGES_WAITING).increment(1);
         }
         Stage::StoodDown { reason } => {
             tracing::warn!(target: TARGET, batch, %reason, "standing down: the batch cannot be convicted by us any more");
-            metrics::counter!("native_challenger_submitter_stood_down_total").increment(1);
+            metrics::counter!(metric::SUBMITTER_STOOD_DOWN).increment(1);
         }
         Stage::Refused { reason } => {
             tracing::error!(target: TARGET, batch, %reason, "ALARM: challenge refused");
-            metrics::counter!("native_challenger_submitter_challenges_refused_total").increment(1);
+            metrics::counter!(metric::SUBMITTER_CHALLENGES_REFUSED).increment(1);
         }
         _ => {}
     }

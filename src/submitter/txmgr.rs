@@ -8,6 +8,7 @@
 //! broadcast (so a restart re-broadcasts instead of sending twice), and receipts.
 
 use super::keys::TxKey;
+use crate::daemon::metrics_names as metric;
 use crate::rollup::{NativeRollupErrors, RollupError};
 use alloy_consensus::TxEip1559;
 use alloy_eips::eip2718::Encodable2718;
@@ -322,13 +323,13 @@ impl TxManager {
                     self.bump_over(tx, base).await?;
                     persist(tx);
                     tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, base, "fee bump: the base fee passed our max fee");
-                    metrics::counter!("native_challenger_submitter_fee_bumps_total").increment(1);
+                    metrics::counter!(metric::SUBMITTER_FEE_BUMPS).increment(1);
                     last_send = Instant::now();
                 } else if last_send.elapsed() >= self.policy.resubmit_after {
                     self.bump(tx).await?;
                     persist(tx);
                     tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, "fee bump");
-                    metrics::counter!("native_challenger_submitter_fee_bumps_total").increment(1);
+                    metrics::counter!(metric::SUBMITTER_FEE_BUMPS).increment(1);
                     last_send = Instant::now();
                 }
                 // Re-broadcast each poll: a no-op while the node knows it, a re-send after a
@@ -340,8 +341,7 @@ impl TxManager {
                         self.bump(tx).await?;
                         persist(tx);
                         tracing::info!(target: "native_challenger::submitter", nonce = tx.nonce, max_fee = tx.max_fee, %err, "fee bump after an underpriced refusal");
-                        metrics::counter!("native_challenger_submitter_fee_bumps_total")
-                            .increment(1);
+                        metrics::counter!(metric::SUBMITTER_FEE_BUMPS).increment(1);
                         last_send = Instant::now();
                         if let Err(err) = self.broadcast(tx).await {
                             tracing::warn!(target: "native_challenger::submitter", %err, "re-broadcast refused; retrying at the next poll");

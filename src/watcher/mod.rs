@@ -24,6 +24,7 @@ pub use db::{BatchRecord, BatchState, Cursor, Verdict, WatchDb};
 pub use replay::read_batch_blocks;
 pub use source::{BlockRef, L1Source, RetryPolicy, RpcSource, SourceError};
 
+use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::store::{StateStore, StoreError};
 use crate::protocol::Checkpoint;
@@ -186,15 +187,14 @@ impl<S: L1Source> Watcher<S> {
             Ok(()) => {}
             Err(WatchError::Incomplete(reason)) => {
                 tracing::error!(target: "native_challenger::watcher", from, to, %reason, "ALARM: L1 answer incomplete; distrusting the endpoint and reading the range again");
-                metrics::counter!("native_challenger_watcher_incomplete_answers_total")
-                    .increment(1);
+                metrics::counter!(metric::WATCHER_INCOMPLETE_ANSWERS).increment(1);
                 self.source.distrust_current();
                 return Err(WatchError::Incomplete(reason));
             }
             Err(e) => return Err(e),
         }
-        metrics::gauge!("native_challenger_watcher_l1_processed_block").set(to as f64);
-        metrics::gauge!("native_challenger_watcher_l1_head_lag_blocks")
+        metrics::gauge!(metric::WATCHER_L1_PROCESSED_BLOCK).set(to as f64);
+        metrics::gauge!(metric::WATCHER_L1_HEAD_LAG_BLOCKS)
             .set(head.number.saturating_sub(to) as f64);
         Ok((findings, Some(to), head))
     }
@@ -290,7 +290,7 @@ impl<S: L1Source> Watcher<S> {
         let dropped = self.db.rewind(ancestor)?;
         self.reset_l2()?;
         tracing::warn!(target: "native_challenger::watcher", from = cursor.number, to = ancestor.number, dropped = dropped.len(), "L1 reorg: rewound");
-        metrics::counter!("native_challenger_watcher_reorgs_total").increment(1);
+        metrics::counter!(metric::WATCHER_REORGS).increment(1);
         Ok(Some(Finding::Reorg {
             from: cursor.number,
             to: ancestor.number,
@@ -360,8 +360,7 @@ impl<S: L1Source> Watcher<S> {
                 let wrong = record.is_none_or(|r| r.verdict != Verdict::Valid);
                 if wrong {
                     tracing::error!(target: "native_challenger::watcher", batch = event.batchId, "ALARM: a batch this challenger did not find valid has FINALIZED");
-                    metrics::counter!("native_challenger_watcher_wrong_finalized_total")
-                        .increment(1);
+                    metrics::counter!(metric::WATCHER_WRONG_FINALIZED).increment(1);
                 }
                 findings.push(Finding::Finalized { batch_id: event.batchId, wrong });
             }

@@ -5,6 +5,7 @@
 //! checkpoint that differs, whose trace is recorded before the block is applied.
 
 use super::{BatchRecord, BatchState, Finding, L1Source, Lie, Verdict, WatchError, Watcher};
+use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::record_trace;
 use crate::execute_local::l2::L2Block;
@@ -72,7 +73,7 @@ pub async fn read_batch_blocks<S: L1Source>(
 /// unchallenged, so an operator must hear of it at once, not when its window closes.
 fn undecodable(batch: u64, reason: &str) {
     tracing::error!(target: "native_challenger::watcher", batch, %reason, "ALARM: a proposed batch cannot be checked");
-    metrics::counter!("native_challenger_watcher_unverifiable_batches_total").increment(1);
+    metrics::counter!(metric::WATCHER_UNVERIFIABLE_BATCHES).increment(1);
 }
 
 /// What replaying a batch gave.
@@ -160,7 +161,7 @@ impl<S: L1Source> Watcher<S> {
             verdict: Verdict::Valid,
             state: BatchState::Pending,
         };
-        metrics::counter!("native_challenger_watcher_batches_seen_total").increment(1);
+        metrics::counter!(metric::WATCHER_BATCHES_SEEN).increment(1);
         let lie = match decoded {
             Err(reason) => {
                 undecodable(record.id, &reason);
@@ -256,17 +257,17 @@ impl<S: L1Source> Watcher<S> {
         .map_err(|reason| WatchError::Replay { batch: record.id, reason })?;
         let seconds = started.elapsed().as_secs_f64();
         if seconds > 0.0 {
-            metrics::gauge!("native_challenger_watcher_replay_mgas_per_second")
+            metrics::gauge!(metric::WATCHER_REPLAY_MGAS_PER_SECOND)
                 .set(replayed.gas as f64 / 1e6 / seconds);
         }
         record.local = replayed.local;
         record.l2_gas = replayed.gas;
         let Some((index, trace)) = replayed.lie else {
-            metrics::counter!("native_challenger_watcher_batches_verified_total").increment(1);
+            metrics::counter!(metric::WATCHER_BATCHES_VERIFIED).increment(1);
             return Ok(None);
         };
         record.verdict = Verdict::Invalid { index };
-        metrics::counter!("native_challenger_watcher_batches_invalid_total").increment(1);
+        metrics::counter!(metric::WATCHER_BATCHES_INVALID).increment(1);
         tracing::warn!(target: "native_challenger::watcher", batch = record.id, block = record.first_block + index as u64, "wrong checkpoint found");
         Ok(Some(Lie {
             batch_id: record.id,

@@ -259,11 +259,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// The newest fork revm supports that mainnet has activated (Fusaka, December 2025).
-pub const DEFAULT_FORK: &str = "Osaka";
-
 fn default_fork() -> String {
-    DEFAULT_FORK.to_string()
+    crate::execute_local::forks::DEFAULT_FORK.to_string()
 }
 
 fn default_level() -> String {
@@ -347,7 +344,7 @@ mod tests {
     fn checked_in_config_parses() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("config.toml");
         let config = Config::load(&path).expect("config.toml must parse");
-        assert_eq!(config.chain.fork, DEFAULT_FORK);
+        assert_eq!(config.chain.fork, crate::execute_local::forks::DEFAULT_FORK);
         assert_ne!(config.chain.chain_id, 0);
     }
 

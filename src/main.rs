@@ -79,7 +79,7 @@ struct DevnetArgs {
     #[arg(long, default_value_t = 31337)]
     chain_id: u64,
     /// The fork the L1 (and EXECUTE's L2 blocks) run under.
-    #[arg(long, default_value = native_challenger::config::DEFAULT_FORK)]
+    #[arg(long, default_value = native_challenger::execute_local::forks::DEFAULT_FORK)]
     fork: String,
     #[arg(long, default_value_t = 30_000_000)]
     gas_limit: u64,

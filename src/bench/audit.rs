@@ -114,7 +114,7 @@ pub async fn run(
 
     // Baseline: the same blocks into a fresh store, in-process.
     let reader = client.provider().clone();
-    let rules = match network(crate::config::DEFAULT_FORK) {
+    let rules = match network(crate::execute_local::forks::DEFAULT_FORK) {
         Network::Supported(schedule) => ChainRules::new(CHAIN_ID, schedule),
         Network::Skipped { reason } => bail!("the default fork: {reason}"),
     };

@@ -230,7 +230,7 @@ fn time_stateful(chain: &L2Chain, block: &L2Block, expected_root: B256) -> Resul
 fn time_raw_revm(chain: &L2Chain, block: &L2Block, reps: u32) -> Result<Duration> {
     let workload = Workload {
         name: "EXECUTE block".into(),
-        fork: crate::config::DEFAULT_FORK.into(),
+        fork: crate::execute_local::forks::DEFAULT_FORK.into(),
         pre: chain.alloc.clone(),
         blocks: vec![BenchBlock { env: block.env(B256::ZERO), txs: block.txs().to_vec() }],
         lift_tx_gas_cap: false,

@@ -184,7 +184,7 @@ fn default_config() -> crate::config::Config {
     crate::config::Config {
         chain: crate::config::ChainConfig {
             chain_id: CHAIN_ID,
-            fork: crate::config::DEFAULT_FORK.into(),
+            fork: crate::execute_local::forks::DEFAULT_FORK.into(),
         },
         store: crate::config::StoreConfig { path: std::path::PathBuf::new() },
         l1: None,

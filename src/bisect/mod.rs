@@ -1,9 +1,10 @@
-//! Bisect: where a batch first goes wrong, and whether proving it fits one L1 transaction.
+//! Bisect: whether the challenge of the first wrong block fits one L1 transaction.
 //!
-//! Pure functions, no I/O. Input: the challenger's own checkpoints of a batch and the batch's
-//! claimed ones; then, for the first divergent block, the sizes of its challenge (trace bytes,
-//! calldata, EXECUTE charge). Output: a [`Divergence`] (or none), and a [`ChunkPlan`] or a
-//! [`NoFit`] alarm carrying every number that decided it.
+//! Pure functions, no I/O. The first divergent block is found where the checkpoints are made:
+//! the watcher's replay (`watcher::replay`) executes a batch block by block and stops at the
+//! first block whose claimed checkpoint is not its own, recording that block's trace. Input
+//! here: the sizes of that block's challenge (trace bytes, calldata, EXECUTE charge). Output: a
+//! [`ChunkPlan`] or a [`NoFit`] alarm carrying every number that decided it.
 //!
 //! Checkpoints are per block and the rollup contract proves one block per challenge, so the
 //! smallest chunk around the first divergence is that block: the plan is about whether it fits
@@ -11,8 +12,6 @@
 //! block's EXECUTE budget, the whole transaction within the EIP-7825 cap of 2^24 gas with
 //! calldata priced by EIP-7623 (the floor of 10 gas per token applies when it is higher), and
 //! the signed transaction within the mempool's size limit.
-
-use crate::protocol::Checkpoint;
 
 /// EIP-7825: the most gas one transaction may use.
 pub const TX_GAS_CAP: u64 = 1 << 24;
@@ -27,26 +26,6 @@ pub const TX_ENVELOPE_BYTES: usize = 200;
 pub const CONTRACT_BASE_GAS: u64 = 120_000;
 /// Per batch invalidated on top of the convicted one (status, credit, event).
 pub const CONTRACT_GAS_PER_DESCENDANT: u64 = 40_000;
-
-/// The first block whose claimed checkpoint is not the challenger's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Divergence {
-    /// Index of the block in its batch.
-    pub index: usize,
-    pub local: Checkpoint,
-    pub claimed: Checkpoint,
-}
-
-/// Compares checkpoints block by block; `None` when every claimed checkpoint is the local one.
-/// `local` may be shorter than `claimed` only when replay stopped at its first mismatch.
-pub fn first_divergence(local: &[Checkpoint], claimed: &[Checkpoint]) -> Option<Divergence> {
-    local
-        .iter()
-        .zip(claimed)
-        .enumerate()
-        .find(|(_, (l, c))| l != c)
-        .map(|(index, (l, c))| Divergence { index, local: *l, claimed: *c })
-}
 
 /// The budgets a challenge must fit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,40 +1,4 @@
 use super::*;
-use alloy_primitives::B256;
-
-fn cp(byte: u8, gas: u64) -> Checkpoint {
-    Checkpoint {
-        input_commitment: B256::repeat_byte(byte),
-        post_state_root: B256::repeat_byte(byte.wrapping_add(1)),
-        gas_used: gas,
-    }
-}
-
-#[test]
-fn no_divergence_when_every_checkpoint_agrees() {
-    let local = [cp(1, 10), cp(2, 20)];
-    assert_eq!(first_divergence(&local, &local), None);
-}
-
-#[test]
-fn the_first_differing_block_is_reported_not_a_later_one() {
-    let local = [cp(1, 10), cp(2, 20), cp(3, 30)];
-    let mut claimed = local;
-    claimed[1].gas_used = 21;
-    claimed[2].post_state_root = B256::ZERO;
-    let d = first_divergence(&local, &claimed).expect("diverges");
-    assert_eq!(d.index, 1);
-    assert_eq!(d.local, local[1]);
-    assert_eq!(d.claimed, claimed[1]);
-}
-
-#[test]
-fn replay_stopped_early_compares_what_it_has() {
-    let local = [cp(1, 10)];
-    let claimed = [cp(1, 10), cp(9, 90)];
-    assert_eq!(first_divergence(&local, &claimed), None);
-    let claimed = [cp(7, 10), cp(9, 90)];
-    assert_eq!(first_divergence(&local, &claimed).map(|d| d.index), Some(0));
-}
 
 fn shape(charge: u64, trace: usize, calldata: usize, zeros: usize) -> ChallengeShape {
     ChallengeShape {

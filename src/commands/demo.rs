@@ -122,7 +122,7 @@ fn daemon_config(url: &str, rollup: alloy_primitives::Address, dir: &std::path::
     Config {
         chain: ChainConfig {
             chain_id: CHAIN_ID,
-            fork: native_challenger::config::DEFAULT_FORK.into(),
+            fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
         },
         store: StoreConfig { path: dir.join("challenger-l2") },
         l1: Some(L1Config {

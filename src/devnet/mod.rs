@@ -60,8 +60,8 @@ impl From<StoreError> for DevnetError {
     }
 }
 
-impl From<crate::execute_local::db::DbFault> for DevnetError {
-    fn from(err: crate::execute_local::db::DbFault) -> Self {
+impl From<crate::execute_local::fault::DbFault> for DevnetError {
+    fn from(err: crate::execute_local::fault::DbFault) -> Self {
         Self::Store(err.to_string())
     }
 }
@@ -100,7 +100,7 @@ impl Default for DevnetConfig {
     fn default() -> Self {
         Self {
             chain_id: 31337,
-            fork: crate::config::DEFAULT_FORK.to_string(),
+            fork: crate::execute_local::forks::DEFAULT_FORK.to_string(),
             gas_limit: 30_000_000,
             base_fee: 1_000_000_000,
             block_time: None,

@@ -19,8 +19,8 @@
 //! transaction was skipped" and from there into a verdict.
 
 use super::chain::ChainRules;
-use super::db::{DbFault, FaultSlot};
 use super::eip7610::StorageCollisions;
+use super::fault::{DbFault, FaultSlot};
 use alloy_consensus::{
     Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt, proofs::calculate_receipt_root,
     transaction::Recovered,

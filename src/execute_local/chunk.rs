@@ -9,7 +9,8 @@ use super::block::{
     BlockEnvInput, BlockOutcome, ExecError, InvalidTxPolicy, PreparedTx, execute_block,
 };
 use super::chain::ChainRules;
-use super::db::{DbFault, TrieDb, WitnessSources};
+use super::db::{TrieDb, WitnessSources};
+use super::fault::DbFault;
 use super::tries::StateDiff;
 use alloy_primitives::{B256, Bytes};
 use revm::database::{State, states::bundle_state::BundleRetention};

@@ -6,68 +6,16 @@
 //! (sources: the witness). Because the two run the same code in the same order, the recorded
 //! witness is exactly the set of items verification asks for.
 //!
-//! Failures: revm receives only a marker error ([`DbFault::Recorded`]); the real fault is kept
-//! in the database (the first one wins) and taken out by the executor through [`FaultSlot`],
-//! so it can never be confused with an invalid transaction.
+//! Failures are reported as [`DbFault`]s through the database's [`FaultSlot`] (see
+//! [`super::fault`]).
 
-use super::trie::{NodeSource, TrieError};
+use super::fault::{DbFault, Fault, FaultSlot};
+use super::trie::NodeSource;
 use super::tries::StateTries;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
-use revm::{Database, bytecode::Bytecode, database_interface::DBErrorMarker, state::AccountInfo};
+use revm::{Database, bytecode::Bytecode, state::AccountInfo};
 use std::collections::BTreeMap;
-
-/// A failure of the data under the EVM. Never a verdict about the block.
-#[derive(Debug, thiserror::Error)]
-pub enum DbFault {
-    #[error(transparent)]
-    Trie(#[from] TrieError),
-    #[error("account leaf for {address} does not decode: {reason}")]
-    MalformedAccount { address: Address, reason: String },
-    #[error("code {hash} is not available")]
-    MissingCode { hash: B256 },
-    #[error("code stored under {hash} hashes to {actual}")]
-    CodeHashMismatch { hash: B256, actual: B256 },
-    #[error("code {hash} is not valid bytecode: {reason}")]
-    MalformedCode { hash: B256, reason: String },
-    #[error("hash of ancestor block {number} is not available")]
-    MissingBlockHash { number: u64 },
-    #[error("state store: {reason}")]
-    Store { reason: String },
-    /// Marker handed to revm; the real fault is in the database's [`FaultSlot`].
-    #[error("database fault (recorded in the database)")]
-    Recorded,
-}
-
-impl DBErrorMarker for DbFault {}
-
-/// A database that keeps the first fault it reported.
-pub trait FaultSlot: Database<Error = DbFault> + std::fmt::Debug {
-    /// Takes the first fault reported since the last call.
-    fn take_fault(&mut self) -> Option<DbFault>;
-
-    /// Whether `address` has any storage in the state this database reads (EIP-7610's
-    /// collision rule). Asked only under [`ChainRules::eip7610`](super::chain::ChainRules),
-    /// which the L2 never sets; a fault is recorded like any other.
-    fn has_storage(&mut self, address: Address) -> Result<bool, DbFault>;
-}
-
-/// Keeps the first fault; returns the marker for revm.
-#[derive(Debug, Default)]
-pub struct Fault(Option<DbFault>);
-
-impl Fault {
-    pub fn record(&mut self, fault: DbFault) -> DbFault {
-        if self.0.is_none() {
-            self.0 = Some(fault);
-        }
-        DbFault::Recorded
-    }
-
-    pub fn take(&mut self) -> Option<DbFault> {
-        self.0.take()
-    }
-}
 
 /// Where a [`TrieDb`] gets trie nodes, codes and ancestor block hashes.
 pub trait WitnessSources {

@@ -29,7 +29,7 @@
 //! (alloy-evm's `inspect` switch), so L2 execution, witness recording and stateless
 //! verification run revm's own path, read nothing more and record no extra witness item.
 
-use super::db::FaultSlot;
+use super::fault::FaultSlot;
 use alloy_evm::eth::EthEvmContext;
 use alloy_primitives::{Address, Bytes, KECCAK256_EMPTY};
 use revm::{
@@ -127,7 +127,7 @@ mod tests {
         BlockEnvInput, BlockOutcome, InvalidTxPolicy, PreparedTx, execute_block,
     };
     use crate::execute_local::chain::ChainRules;
-    use crate::execute_local::db::DbFault;
+    use crate::execute_local::fault::DbFault;
     use crate::execute_local::forks::{Network, network};
     use alloy_consensus::{Signed, TxEnvelope, TxLegacy, transaction::Recovered};
     use alloy_primitives::{B256, Signature, TxKind, U256, keccak256};

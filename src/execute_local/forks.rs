@@ -111,6 +111,10 @@ const GENESIS_BLOCK_FORKS: [EthereumHardfork; 10] = [
     EthereumHardfork::London,
 ];
 
+/// The fork the L2 runs when a configuration names none: the newest fork revm supports that
+/// mainnet has activated (Fusaka, December 2025).
+pub const DEFAULT_FORK: &str = "Osaka";
+
 /// Maps a fixture `network` name to a schedule or a skip reason.
 pub fn network(name: &str) -> Network {
     let (from, transition) = match name.split_once("To") {

@@ -7,7 +7,7 @@
 
 use super::block::{BlockEnvInput, BlockOutcome, InvalidTxPolicy, PreparedTx};
 use super::chunk::{BlockSpec, Sealed};
-use super::db::DbFault;
+use super::fault::DbFault;
 use super::replay::{GenesisAccount, GenesisState};
 use super::stateless::{HeaderFormat, HeaderLink};
 use super::txs::prepare_l2_tx;

@@ -18,6 +18,7 @@ pub mod commit;
 pub mod db;
 pub mod eip7610;
 pub mod execute;
+pub mod fault;
 pub mod forks;
 pub mod l2;
 pub mod replay;

@@ -11,7 +11,7 @@ use super::block::{ExecError, execute_block};
 use super::chain::ChainRules;
 use super::chunk::{BlockSpec, Sealed};
 use super::commit::BlockWrite;
-use super::db::DbFault;
+use super::fault::DbFault;
 use super::store::{FlatDb, Head, StateStore, StoreError};
 use super::trie::MemNodes;
 use super::tries::{AccountBasics, AccountChange, StateDiff, StateTries};

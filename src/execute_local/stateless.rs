@@ -18,7 +18,8 @@
 use super::block::ExecError;
 use super::chain::ChainRules;
 use super::chunk::{BlockSpec, ChunkStep, run_chunk};
-use super::db::{DbFault, WitnessSources};
+use super::db::WitnessSources;
+use super::fault::DbFault;
 use super::trie::{MemNodes, RecordingSource};
 use super::witness::Witness;
 use alloy_primitives::{B256, Bytes, keccak256};

@@ -17,7 +17,8 @@
 //! Invariant: everything a block changes, its undo record and the new head are written in ONE
 //! `WriteBatch`, so a crash leaves the store at one block boundary or the next.
 
-use super::db::{DbFault, Fault, FaultSlot, decode_bytecode};
+use super::db::decode_bytecode;
+use super::fault::{DbFault, Fault, FaultSlot};
 use super::trie::{NodeSource, NodeSourceError};
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};

@@ -11,7 +11,7 @@
 //!   doing removals last keeps that set small.
 //! - Account leaves are decoded strictly (exactly the four Ethereum fields, nothing trailing).
 
-use super::db::DbFault;
+use super::fault::DbFault;
 use super::trie::{NodeSource, SparseTrie};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};

@@ -14,7 +14,8 @@
 use super::block::ExecError;
 use super::chain::ChainRules;
 use super::chunk::{BlockSpec, ChunkStep, run_chunk};
-use super::db::{DbFault, WitnessSources};
+use super::db::WitnessSources;
+use super::fault::DbFault;
 use super::store::{Head, StateStore, StoreError};
 use super::trie::RecordingSource;
 use alloy_primitives::{B256, Bytes};

@@ -6,8 +6,8 @@
 //! genesis (batch 0) is the local L2 genesis, so it never proposes on top of another chain.
 
 use super::{Fault, L1Anchor, Proposer, ProposerConfig, ProposerError, Workload, WorkloadSpec};
-use crate::config::DEFAULT_FORK;
 use crate::execute_local::chain::ChainRules;
+use crate::execute_local::forks::DEFAULT_FORK;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, RollupClient, RollupError, RollupParams, dev_users};

@@ -83,7 +83,7 @@ fn proposed(id: u64) -> LogData {
 }
 
 fn watcher(l1: FakeL1, dir: &std::path::Path) -> Watcher<FakeL1> {
-    let Network::Supported(schedule) = network(crate::config::DEFAULT_FORK) else {
+    let Network::Supported(schedule) = network(crate::execute_local::forks::DEFAULT_FORK) else {
         panic!("the default fork is supported");
     };
     let db = Arc::new(WatchDb::open(&dir.join("db")).expect("db"));

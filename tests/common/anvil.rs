@@ -177,7 +177,7 @@ impl AnvilRollup {
         Config {
             chain: ChainConfig {
                 chain_id: L2_CHAIN_ID,
-                fork: native_challenger::config::DEFAULT_FORK.into(),
+                fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
             },
             store: StoreConfig { path: self.dir.path().join(name).join("l2") },
             l1: Some(L1Config {

@@ -77,7 +77,7 @@ impl E2e {
         Config {
             chain: ChainConfig {
                 chain_id: CHAIN_ID,
-                fork: native_challenger::config::DEFAULT_FORK.into(),
+                fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
             },
             store: StoreConfig { path: self.state_dir(name) },
             l1: Some(L1Config {

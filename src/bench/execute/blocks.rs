@@ -133,9 +133,11 @@ fn ether(amount: u64) -> U256 {
 
 /// The L2 fork schedule: the L1's default fork, which EXECUTE runs L2 blocks under.
 pub fn l2_schedule() -> Result<ForkSchedule> {
-    match network(crate::config::DEFAULT_FORK) {
+    match network(crate::execute_local::forks::DEFAULT_FORK) {
         Network::Supported(schedule) => Ok(schedule),
-        Network::Skipped { reason } => bail!("fork {}: {reason}", crate::config::DEFAULT_FORK),
+        Network::Skipped { reason } => {
+            bail!("fork {}: {reason}", crate::execute_local::forks::DEFAULT_FORK)
+        }
     }
 }
 

@@ -50,6 +50,8 @@ enum Command {
     Propose(commands::propose::ProposeArgs),
     /// Replay a range of batches from L1 data alone (no key) and report a verdict per batch.
     Replay(commands::replay::ReplayArgs),
+    /// Export the L2 state at a finalized batch, or check a snapshot file against L1.
+    Snapshot(commands::snapshot::SnapshotArgs),
     /// Re-check an audit bundle offline with the stateless verifier alone.
     VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
@@ -146,6 +148,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => commands::status::run(args),
         Command::Bond(args) => commands::bond::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Snapshot(args) => commands::snapshot::run(args),
         Command::VerifyBundle(args) => commands::verify_bundle::run(args),
     }
 }

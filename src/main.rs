@@ -297,6 +297,7 @@ enum BenchSection {
     Execute,
     Latency,
     Audit,
+    Snapshot,
 }
 
 impl BenchSection {
@@ -306,6 +307,7 @@ impl BenchSection {
             BenchSection::Execute => "## EXECUTE",
             BenchSection::Latency => "## Challenger latency",
             BenchSection::Audit => "## Audit",
+            BenchSection::Snapshot => "## Snapshot",
         }
     }
 }
@@ -357,6 +359,15 @@ fn bench(
             runtime.block_on(bench::audit::run(sizes, &exe, |line| println!("{line}")))?;
         println!("{}", bench::audit::progress_line(&figures));
         report.push_str(&bench::audit::section(&figures));
+    }
+    if wanted(BenchSection::Snapshot) {
+        let sizes =
+            if quick { bench::audit::AuditSizes::QUICK } else { bench::audit::AuditSizes::FULL };
+        let exe = std::env::current_exe().context("locating this program's binary")?;
+        let figures =
+            runtime.block_on(bench::snapshot::run(sizes, &exe, |line| println!("{line}")))?;
+        println!("{}", bench::snapshot::progress_line(&figures));
+        report.push_str(&bench::snapshot::section(&figures, quick));
     }
     if let Some(section) = only {
         let existing = std::fs::read_to_string(out).unwrap_or_default();

@@ -59,6 +59,8 @@ async fn a_new_challenger_started_from_a_snapshot_convicts_a_later_lie() {
     }
     watcher.wait_for(WAIT, "batch 3 checked", |ev| checked(ev, 3)).await;
     let (pending, _) = e.propose(None).await;
+    // Confirmed (the watcher acts at the same depth as the export reads), still pending.
+    watcher.wait_for(WAIT, "the pending batch checked", |ev| checked(ev, pending)).await;
     let file = e.dir.path().join("batch-3.snapshot");
     let err = snapshot::export(&first, pending, &file).await.expect_err("pending batch");
     assert!(err.to_string().contains("not finalized"), "{err}");

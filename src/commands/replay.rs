@@ -1,7 +1,8 @@
 //! `native-challenger replay --config config.toml --from <batch|l1:block> --to <batch|l1:block>
-//! [--snapshot FILE] [--export-bundles DIR] [--report report.json] [--html report.html]`: replays a range of
-//! batches from L1 data alone (no key), shows progress on stderr (a bar on a terminal, plain
-//! lines otherwise), and writes the JSON report (stdout without `--report`) and the HTML page.
+//! [--snapshot FILE] [--export-bundles DIR] [--report report.json] [--html report.html]`:
+//! replays a range of batches from L1 data alone (no key), from the genesis or from a
+//! snapshot, shows progress on stderr (a bar on a terminal, plain lines otherwise), and writes
+//! the JSON report (stdout without `--report`) and the HTML page.
 //! Its state (`[store] path`) makes an interrupted run resumable; use a configuration of its
 //! own, not the daemon's (the stores are locked while open).
 

@@ -190,6 +190,15 @@ pub async fn open_store(
             base
         }
         (None, _) => {
+            if let Some(db) = records
+                && db.cursor().map_err(|e| SnapshotError::Records(e.to_string()))?.is_some()
+            {
+                return Err(SnapshotError::Records(format!(
+                    "the L2 store at {} is empty but its records beside it hold an L1 cursor: \
+                     use a fresh [store] path",
+                    path.display()
+                )));
+            }
             let verified = read_verified(reader, config, file).await?;
             let v = &verified;
             let import = StateImport {

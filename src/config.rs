@@ -45,6 +45,17 @@ pub struct Config {
     pub metrics: MetricsConfig,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub start: StartConfig,
+}
+
+/// Where the L2 state starts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StartConfig {
+    /// A snapshot file (`snapshot export`) that initialises an empty `[store] path` instead of
+    /// the genesis; checked against the rollup contract before use.
+    pub snapshot: Option<PathBuf>,
 }
 
 /// Where L1 is and how to follow it.

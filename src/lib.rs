@@ -34,5 +34,6 @@ pub mod precompile;
 pub mod proposer;
 pub mod protocol;
 pub mod rollup;
+pub mod snapshot;
 pub mod submitter;
 pub mod watcher;

@@ -50,6 +50,8 @@ enum Command {
     Propose(commands::propose::ProposeArgs),
     /// Replay a range of batches from L1 data alone (no key) and report a verdict per batch.
     Replay(commands::replay::ReplayArgs),
+    /// Export the L2 state at a finalized batch, or check a snapshot file against L1.
+    Snapshot(commands::snapshot::SnapshotArgs),
     /// Re-check an audit bundle offline with the stateless verifier alone.
     VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
@@ -146,6 +148,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Status(args) => commands::status::run(args),
         Command::Bond(args) => commands::bond::run(args),
         Command::Replay(args) => commands::replay::run(args),
+        Command::Snapshot(args) => commands::snapshot::run(args),
         Command::VerifyBundle(args) => commands::verify_bundle::run(args),
     }
 }
@@ -294,6 +297,7 @@ enum BenchSection {
     Execute,
     Latency,
     Audit,
+    Snapshot,
 }
 
 impl BenchSection {
@@ -303,6 +307,7 @@ impl BenchSection {
             BenchSection::Execute => "## EXECUTE",
             BenchSection::Latency => "## Challenger latency",
             BenchSection::Audit => "## Audit",
+            BenchSection::Snapshot => "## Snapshot",
         }
     }
 }
@@ -354,6 +359,15 @@ fn bench(
             runtime.block_on(bench::audit::run(sizes, &exe, |line| println!("{line}")))?;
         println!("{}", bench::audit::progress_line(&figures));
         report.push_str(&bench::audit::section(&figures));
+    }
+    if wanted(BenchSection::Snapshot) {
+        let sizes =
+            if quick { bench::audit::AuditSizes::QUICK } else { bench::audit::AuditSizes::FULL };
+        let exe = std::env::current_exe().context("locating this program's binary")?;
+        let figures =
+            runtime.block_on(bench::snapshot::run(sizes, &exe, |line| println!("{line}")))?;
+        println!("{}", bench::snapshot::progress_line(&figures));
+        report.push_str(&bench::snapshot::section(&figures, quick));
     }
     if let Some(section) = only {
         let existing = std::fs::read_to_string(out).unwrap_or_default();

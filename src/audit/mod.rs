@@ -45,6 +45,8 @@ pub enum AuditError {
     #[error(transparent)]
     Daemon(#[from] crate::daemon::DaemonError),
     #[error(transparent)]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
+    #[error(transparent)]
     Source(#[from] crate::watcher::SourceError),
     #[error("L1: {0}")]
     L1(String),

@@ -3,12 +3,14 @@
 //! the bundle exporter with its second L2 store.
 //!
 //! Input: a [`Config`] and a [`RangeOptions`]. Output: the [`Report`] of [`super::replay`].
+//! With `[start] snapshot` (`replay --snapshot`), both L2 stores start from the snapshot's
+//! batch instead of the genesis, and the range starts after it.
 //! State files, all derived from `[store] path` (`P`): `P` (watcher L2 store),
 //! `P.challenger` (cursor and batch records), `P.audit-timings.json`, and with bundles
 //! `P.bundle-state` (exporter L2 store) and `P.bundle-progress`.
 
 use super::bundle::{BundleExporter, FORMAT, Manifest};
-use super::range::{Progress, Range};
+use super::range::{Bound, Progress, Range};
 use super::report::Report;
 use super::{AuditError, ReplayPlan, replay};
 use crate::config::Config;
@@ -32,6 +34,14 @@ pub async fn replay_range(
     progress: impl FnMut(&Progress),
 ) -> Result<Report, AuditError> {
     let l1 = config.l1()?;
+    if let (Some(file), Bound::Batch(from)) = (&config.start.snapshot, options.range.from) {
+        let base = crate::snapshot::read_batch_id(file)?;
+        if from <= base {
+            return Err(AuditError::Range(format!(
+                "--from {from}: the snapshot ends at batch {base}, so the range starts after it"
+            )));
+        }
+    }
     let opened = open_watcher(config).await?;
     let (mut watcher, reader, rules) = (opened.watcher, opened.reader, opened.rules);
     let path = &config.store.path;
@@ -39,14 +49,13 @@ pub async fn replay_range(
     let mut exporter = match &options.export_bundles {
         None => None,
         Some(dir) => {
-            let bundle_store = open_l2_store(
-                &reader,
-                l1.rollup,
-                chain,
-                users,
-                &path.with_extension("bundle-state"),
-            )
-            .await?;
+            let bundle_path = path.with_extension("bundle-state");
+            let bundle_store = match &config.start.snapshot {
+                Some(file) => {
+                    crate::snapshot::open_store(&reader, config, file, &bundle_path, None).await?
+                }
+                None => open_l2_store(&reader, l1.rollup, chain, users, &bundle_path).await?,
+            };
             let header = Manifest {
                 format: FORMAT.into(),
                 chain_id: chain,

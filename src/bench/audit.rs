@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-const CHAIN_ID: u64 = 901;
+pub(super) const CHAIN_ID: u64 = 901;
 
 /// The history's size.
 #[derive(Debug, Clone, Copy)]
@@ -199,7 +199,7 @@ pub async fn run(
 
 /// A replay configuration over the dev L1 (confirmation depth 0: the dev L1 mines on demand,
 /// so no later block would ever confirm the last proposal).
-fn config(store: &Path, rpc: &str, rollup: alloy_primitives::Address) -> String {
+pub(super) fn config(store: &Path, rpc: &str, rollup: alloy_primitives::Address) -> String {
     format!(
         "[chain]\nchain_id = {CHAIN_ID}\n[store]\npath = \"{}\"\n[l1]\nrpc = [\"{rpc}\"]\n\
          rollup = \"{rollup}\"\nconfirmations = 0\npoll_interval_ms = 100\n",
@@ -208,7 +208,7 @@ fn config(store: &Path, rpc: &str, rollup: alloy_primitives::Address) -> String 
 }
 
 /// The replay's report must hold every batch, all valid.
-fn check_report(path: &Path, batches: u64) -> Result<()> {
+pub(super) fn check_report(path: &Path, batches: u64) -> Result<()> {
     let report: crate::audit::report::Report =
         serde_json::from_slice(&std::fs::read(path).with_context(|| path.display().to_string())?)?;
     let t = &report.totals;
@@ -238,7 +238,7 @@ fn bundle_size(dir: &Path) -> Result<(usize, u64)> {
 
 /// Runs `exe args` to completion (output to `log`) on a blocking thread, so the dev L1 keeps
 /// serving; fails if it exits non-zero.
-async fn child(exe: &Path, args: &[String], log: &Path) -> Result<ChildRun> {
+pub(super) async fn child(exe: &Path, args: &[String], log: &Path) -> Result<ChildRun> {
     let (exe, args, log): (PathBuf, Vec<String>, PathBuf) =
         (exe.to_path_buf(), args.to_vec(), log.to_path_buf());
     tokio::task::spawn_blocking(move || {
@@ -310,12 +310,12 @@ pub fn progress_line(f: &AuditFigures) -> String {
     )
 }
 
-fn mgas_per_second(gas: u64, took: Duration) -> f64 {
+pub(super) fn mgas_per_second(gas: u64, took: Duration) -> f64 {
     let secs = took.as_secs_f64();
     if secs > 0.0 { gas as f64 / 1e6 / secs } else { 0.0 }
 }
 
-fn mib(kib: u64) -> f64 {
+pub(super) fn mib(kib: u64) -> f64 {
     kib as f64 / 1024.0
 }
 

@@ -192,6 +192,7 @@ fn default_config() -> crate::config::Config {
         challenger: Default::default(),
         metrics: Default::default(),
         log: Default::default(),
+        start: Default::default(),
     }
 }
 

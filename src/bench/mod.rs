@@ -8,6 +8,7 @@ pub mod execute;
 pub mod fixtures;
 pub mod latency;
 pub mod measure;
+pub mod snapshot;
 pub mod workloads;
 
 use anyhow::{Context, Result};

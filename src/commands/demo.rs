@@ -139,6 +139,7 @@ fn daemon_config(url: &str, rollup: alloy_primitives::Address, dir: &std::path::
         challenger: ChallengerConfig { resubmit_after_secs: 6, ..ChallengerConfig::default() },
         metrics: Default::default(),
         log: Default::default(),
+        start: Default::default(),
     }
 }
 

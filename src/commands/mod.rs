@@ -6,5 +6,6 @@ pub mod keys;
 pub mod propose;
 pub mod replay;
 pub mod run;
+pub mod snapshot;
 pub mod status;
 pub mod verify_bundle;

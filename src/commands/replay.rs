@@ -1,7 +1,8 @@
 //! `native-challenger replay --config config.toml --from <batch|l1:block> --to <batch|l1:block>
-//! [--export-bundles DIR] [--report report.json] [--html report.html]`: replays a range of
-//! batches from L1 data alone (no key), shows progress on stderr (a bar on a terminal, plain
-//! lines otherwise), and writes the JSON report (stdout without `--report`) and the HTML page.
+//! [--snapshot FILE] [--export-bundles DIR] [--report report.json] [--html report.html]`:
+//! replays a range of batches from L1 data alone (no key), from the genesis or from a
+//! snapshot, shows progress on stderr (a bar on a terminal, plain lines otherwise), and writes
+//! the JSON report (stdout without `--report`) and the HTML page.
 //! Its state (`[store] path`) makes an interrupted run resumable; use a configuration of its
 //! own, not the daemon's (the stores are locked while open).
 
@@ -35,13 +36,21 @@ pub struct ReplayArgs {
     /// Also write the report as a self-contained HTML page here.
     #[arg(long)]
     html: Option<PathBuf>,
+    /// Start from this snapshot (`snapshot export`) instead of the genesis: an empty `[store]
+    /// path` is initialised from it once it checks out against L1; --from must be after its
+    /// batch. Overrides `[start] snapshot`.
+    #[arg(long)]
+    snapshot: Option<PathBuf>,
     /// Give up when caught up with L1 this long without reaching --to.
     #[arg(long, default_value_t = 120)]
     wait_secs: u64,
 }
 
 pub fn run(args: ReplayArgs) -> Result<()> {
-    let config = Config::load(&args.config)?;
+    let mut config = Config::load(&args.config)?;
+    if let Some(file) = &args.snapshot {
+        config.start.snapshot = Some(file.clone());
+    }
     let options = RangeOptions {
         range: Range { from: args.from, to: args.to },
         export_bundles: args.export_bundles.clone(),

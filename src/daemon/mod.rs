@@ -48,6 +48,8 @@ pub enum DaemonError {
     Store(#[from] crate::execute_local::store::StoreError),
     #[error("genesis: {0}")]
     Genesis(String),
+    #[error("snapshot: {0}")]
+    Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("creating {}: {error}", path.display())]
     Io { path: std::path::PathBuf, error: std::io::Error },
     #[error("L1: {0}")]
@@ -141,7 +143,8 @@ pub struct OpenedWatcher {
 }
 
 /// Connects to `[l1]` and opens the L2 store (`[store] path`, created if needed, checked against
-/// the rollup's genesis) and the challenger's records beside it (`<path>.challenger`).
+/// the rollup's genesis, or started from `[start] snapshot`) and the challenger's records
+/// beside it (`<path>.challenger`).
 pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError> {
     let l1 = config.l1()?;
     let policy = RetryPolicy {
@@ -163,8 +166,11 @@ pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError>
             .map_err(|error| DaemonError::Io { path: parent.to_path_buf(), error })?;
     }
     let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
-    let store = open_l2_store(&reader, l1.rollup, chain, users, path).await?;
     let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
+    let store = match &config.start.snapshot {
+        Some(file) => crate::snapshot::open_store(&reader, config, file, path, Some(&db)).await?,
+        None => open_l2_store(&reader, l1.rollup, chain, users, path).await?,
+    };
     let watch = WatchConfig {
         rollup: l1.rollup,
         confirmations: l1.confirmations,

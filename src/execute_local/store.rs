@@ -12,7 +12,9 @@
 //! - `undo`:     block number (8, big-endian) -> what the block overwrote (see [`super::commit`])
 //! - `bodies`:   block number (8, big-endian) -> the block's body, in the writer's own format
 //!   (the dev L1 keeps its transactions and receipts here; the L2 replay stores none)
-//! - `meta`:     `head` -> number (8) ++ block hash (32) ++ state root (32)
+//! - `meta`:     `head` -> number (8) ++ block hash (32) ++ state root (32); `snapshot` ->
+//!   batch id (8) ++ block number (8) ++ block hash (32) when the store was initialised from a
+//!   snapshot instead of a genesis (see `crate::snapshot`)
 //!
 //! Invariant: everything a block changes, its undo record and the new head are written in ONE
 //! `WriteBatch`, so a crash leaves the store at one block boundary or the next.
@@ -20,10 +22,13 @@
 use super::db::decode_bytecode;
 use super::fault::{DbFault, Fault, FaultSlot};
 use super::trie::{NodeSource, NodeSourceError};
+use super::tries::StateDiff;
 use alloy_primitives::{Address, B256, Bytes, KECCAK256_EMPTY, U256};
 use alloy_rlp::{Decodable, Encodable, RlpDecodable, RlpEncodable};
 use revm::{Database, bytecode::Bytecode, state::AccountInfo};
-use rocksdb::{ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options};
+use rocksdb::{
+    ColumnFamily, ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch,
+};
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -38,6 +43,7 @@ pub(super) const CF_BODIES: &str = "bodies";
 const ALL_CFS: [&str; 8] =
     [CF_ACCOUNTS, CF_STORAGE, CF_CODE, CF_NODES, CF_HEADERS, CF_UNDO, CF_META, CF_BODIES];
 pub(super) const HEAD_KEY: &[u8] = b"head";
+const SNAPSHOT_KEY: &[u8] = b"snapshot";
 
 /// Errors of the state store.
 #[derive(Debug, thiserror::Error)]
@@ -88,6 +94,25 @@ impl Head {
             state_root: B256::from_slice(&bytes[40..]),
         })
     }
+}
+
+/// Where a store initialised from a snapshot starts: the batch and its last block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SnapshotBase {
+    pub batch_id: u64,
+    pub number: u64,
+    pub hash: B256,
+}
+
+/// The state of one block written into an empty store at once (a verified snapshot).
+#[derive(Debug)]
+pub struct StateImport<'a> {
+    pub base: SnapshotBase,
+    pub head: Head,
+    /// The head's header and its ancestors': (number, hash, header bytes).
+    pub headers: &'a [(u64, B256, Bytes)],
+    pub diff: &'a StateDiff,
+    pub nodes: &'a [(B256, Bytes)],
 }
 
 /// Nonce, balance and code hash, as kept in the flat `accounts` family.
@@ -144,6 +169,14 @@ impl StateStore {
         opts.set_compression_type(rocksdb::DBCompressionType::Lz4);
         let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
         let db = DB::open_cf_descriptors(&opts, path, cfs)?;
+        Ok(Self { db })
+    }
+
+    /// Opens an existing store for reading only; a daemon may have it open at the same time
+    /// (this sees the store as it was when opened).
+    pub fn open_read_only(path: &Path) -> Result<Self, StoreError> {
+        let cfs = ALL_CFS.iter().map(|name| ColumnFamilyDescriptor::new(*name, Options::default()));
+        let db = DB::open_cf_descriptors_read_only(&Options::default(), path, cfs, false)?;
         Ok(Self { db })
     }
 
@@ -251,6 +284,92 @@ impl StateStore {
     }
 }
 
+impl StateStore {
+    /// Calls `visit` with every flat account, in address order; stops at its first error.
+    pub fn for_each_account<E: From<StoreError>>(
+        &self,
+        mut visit: impl FnMut(Address, FlatAccount) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let cf = self.cf(CF_ACCOUNTS)?;
+        for item in self.db.iterator_cf(cf, IteratorMode::Start) {
+            let (key, value) = item.map_err(StoreError::from)?;
+            if key.len() != 20 {
+                let reason = format!("key of {} bytes", key.len());
+                return Err(StoreError::Corrupt { what: "account", reason }.into());
+            }
+            let account = FlatAccount::decode(&mut &value[..])
+                .map_err(|err| StoreError::Corrupt { what: "account", reason: err.to_string() })?;
+            visit(Address::from_slice(&key), account)?;
+        }
+        Ok(())
+    }
+
+    /// The snapshot this store was initialised from, if it was.
+    pub fn snapshot_base(&self) -> Result<Option<SnapshotBase>, StoreError> {
+        let Some(bytes) = self.db.get_cf(self.cf(CF_META)?, SNAPSHOT_KEY)? else {
+            return Ok(None);
+        };
+        if bytes.len() != 48 {
+            let reason = format!("{} bytes", bytes.len());
+            return Err(StoreError::Corrupt { what: "snapshot base", reason });
+        }
+        let word = |at: usize| {
+            let mut out = [0u8; 8];
+            out.copy_from_slice(&bytes[at..at + 8]);
+            u64::from_be_bytes(out)
+        };
+        Ok(Some(SnapshotBase {
+            batch_id: word(0),
+            number: word(8),
+            hash: B256::from_slice(&bytes[16..48]),
+        }))
+    }
+
+    /// Writes a whole state into an empty store in one batch: accounts, slots, codes, trie
+    /// nodes, the headers, the head and the snapshot base. The caller has checked it all.
+    pub fn import_state(&self, import: StateImport<'_>) -> Result<Head, StoreError> {
+        if let Some(head) = self.head()? {
+            return Err(StoreError::AlreadyInitialised { number: head.number });
+        }
+        let mut batch = WriteBatch::default();
+        let (accounts, storage) = (self.cf(CF_ACCOUNTS)?, self.cf(CF_STORAGE)?);
+        for change in &import.diff.accounts {
+            let Some(b) = change.basics else { continue };
+            let flat = FlatAccount { nonce: b.nonce, balance: b.balance, code_hash: b.code_hash };
+            batch.put_cf(accounts, change.address, flat.encoded());
+            for (slot, value) in change.storage.iter().filter(|(_, v)| !v.is_zero()) {
+                batch.put_cf(
+                    storage,
+                    storage_key(&change.address, slot),
+                    value.to_be_bytes::<32>(),
+                );
+            }
+        }
+        let code = self.cf(CF_CODE)?;
+        for (hash, bytes) in &import.diff.codes {
+            batch.put_cf(code, hash, bytes);
+        }
+        let nodes = self.cf(CF_NODES)?;
+        for (hash, node) in import.nodes {
+            batch.put_cf(nodes, hash, node);
+        }
+        let headers = self.cf(CF_HEADERS)?;
+        for (number, hash, header) in import.headers {
+            batch.put_cf(headers, number.to_be_bytes(), [hash.as_slice(), header].concat());
+        }
+        let meta = self.cf(CF_META)?;
+        let base = import.base;
+        let marker =
+            [&base.batch_id.to_be_bytes()[..], &base.number.to_be_bytes(), base.hash.as_slice()];
+        batch.put_cf(meta, SNAPSHOT_KEY, marker.concat());
+        batch.put_cf(meta, HEAD_KEY, import.head.encode());
+        let mut opts = rocksdb::WriteOptions::default();
+        opts.set_sync(true);
+        self.db.write_opt(batch, &opts)?;
+        Ok(import.head)
+    }
+}
+
 impl NodeSource for StateStore {
     fn node(&self, hash: &B256) -> Result<Option<Bytes>, NodeSourceError> {
         let cf = self.cf(CF_NODES).map_err(|err| NodeSourceError::new(err.to_string()))?;
@@ -269,6 +388,16 @@ pub struct Overlay {
 }
 
 impl Overlay {
+    /// The accounts that differ, `None`: absent at the overlay's block.
+    pub fn accounts(&self) -> impl Iterator<Item = (&Address, &Option<FlatAccount>)> {
+        self.accounts.iter()
+    }
+
+    /// The slots that differ, zero: absent at the overlay's block.
+    pub fn slots(&self) -> impl Iterator<Item = (&(Address, U256), &U256)> {
+        self.storage.iter()
+    }
+
     /// Records the value of one undo key (column family index 0 accounts, 1 storage).
     pub(super) fn insert(
         &mut self,

@@ -194,6 +194,7 @@ impl AnvilRollup {
             challenger: ChallengerConfig { mode: Mode::WatchOnly, ..ChallengerConfig::default() },
             metrics: Default::default(),
             log: Default::default(),
+            start: Default::default(),
         }
     }
 

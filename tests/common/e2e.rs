@@ -94,6 +94,7 @@ impl E2e {
             challenger: ChallengerConfig { resubmit_after_secs: 4, ..ChallengerConfig::default() },
             metrics: Default::default(),
             log: Default::default(),
+            start: Default::default(),
         }
     }
 

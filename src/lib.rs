@@ -18,5 +18,6 @@ pub mod precompile;
 pub mod proposer;
 pub mod protocol;
 pub mod rollup;
+pub mod severity;
 pub mod submitter;
 pub mod watcher;

@@ -182,14 +182,28 @@ pub enum Mode {
     WatchOnly,
 }
 
-/// Prometheus metrics.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+/// Prometheus metrics and health.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MetricsConfig {
     /// Serve `/metrics`, `/status` and `/healthz` here (e.g. "127.0.0.1:9184"; port 0: any free
     /// port, logged at start); absent: no endpoint.
     #[serde(default)]
     pub listen: Option<String>,
+    /// Failed watcher steps of the same kind in a row before the failure is reported as
+    /// recurring (one alarm, `/healthz` unhealthy until a step succeeds).
+    #[serde(default = "default_failure_alarm_after")]
+    pub failure_alarm_after: u32,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { listen: None, failure_alarm_after: default_failure_alarm_after() }
+    }
+}
+
+fn default_failure_alarm_after() -> u32 {
+    crate::severity::DEFAULT_RECURRENCE_THRESHOLD
 }
 
 fn one() -> u64 {

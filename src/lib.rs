@@ -34,6 +34,7 @@ pub mod precompile;
 pub mod proposer;
 pub mod protocol;
 pub mod rollup;
+pub mod severity;
 pub mod snapshot;
 pub mod submitter;
 pub mod watcher;

@@ -1,5 +1,6 @@
 //! `native-challenger run --config config.toml [--watch-only]`: the daemon, until SIGINT or
-//! SIGTERM (the current step finishes first; unfinished challenges resume on the next start).
+//! SIGTERM (the current step finishes first; unfinished challenges resume on the next start),
+//! or until a fatal error, which it exits with (non-zero).
 
 use anyhow::{Context, Result};
 use native_challenger::config::{Config, LogFormat};
@@ -59,11 +60,17 @@ pub fn run(args: RunArgs) -> Result<()> {
         }
         let daemon = Daemon::build(&config, key, watch_only).await?;
         let (stop, stop_rx) = watch::channel(false);
-        let handle = tokio::spawn(daemon.run(stop_rx));
-        shutdown_signal().await;
-        tracing::info!("shutting down");
-        let _ = stop.send(true);
-        handle.await.context("the daemon task failed")?;
+        let mut handle = tokio::spawn(daemon.run(stop_rx));
+        // A fatal error stops the daemon by itself: exit with it (non-zero).
+        let outcome = tokio::select! {
+            outcome = &mut handle => outcome,
+            _ = shutdown_signal() => {
+                tracing::info!("shutting down");
+                let _ = stop.send(true);
+                handle.await
+            }
+        };
+        outcome.context("the daemon task failed")?.context("the daemon stopped")?;
         Ok(())
     })
 }

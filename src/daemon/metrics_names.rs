@@ -32,6 +32,8 @@ pub const WATCHER_UNVERIFIABLE_BATCHES: &str =
     "native_challenger_watcher_unverifiable_batches_total";
 pub const WATCHER_INCOMPLETE_ANSWERS: &str = "native_challenger_watcher_incomplete_answers_total";
 pub const DAEMON_UNCHALLENGED_LIES: &str = "native_challenger_daemon_unchallenged_lies_total";
+pub const DAEMON_STEP_FAILURES: &str = "native_challenger_daemon_step_failures_total";
+pub const DAEMON_RECURRING_FAILURE: &str = "native_challenger_daemon_recurring_failure";
 pub const SUBMITTER_CHALLENGES_PLANNED: &str =
     "native_challenger_submitter_challenges_planned_total";
 pub const SUBMITTER_CHALLENGES_REFUSED: &str =
@@ -79,6 +81,14 @@ pub const ALL: &[Metric] = &[
         "L1 answers found incomplete; the range was read again from the next endpoint (alarm)",
     ),
     counter(DAEMON_UNCHALLENGED_LIES, "Lies found in watch-only mode (alarm)"),
+    counter(
+        DAEMON_STEP_FAILURES,
+        "Failed watcher steps, by severity (retry, rewind, fatal) and kind",
+    ),
+    gauge(
+        DAEMON_RECURRING_FAILURE,
+        "1 while a watcher failure recurs ([metrics] failure_alarm_after in a row), else 0 (alarm)",
+    ),
     counter(SUBMITTER_CHALLENGES_PLANNED, "Lies handed to the submitter for a new challenge"),
     counter(
         SUBMITTER_CHALLENGES_REFUSED,

@@ -22,16 +22,23 @@ const CONNECTION_TIMEOUT: Duration = Duration::from_secs(10);
 
 static RECORDER: Mutex<Option<PrometheusHandle>> = Mutex::new(None);
 
+/// Why the endpoint could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EndpointError {
+    #[error("installing the metrics recorder: {0}")]
+    Recorder(#[from] metrics_exporter_prometheus::BuildError),
+    #[error("starting the metrics endpoint on {addr}: {error}")]
+    Bind { addr: SocketAddr, error: std::io::Error },
+}
+
 /// The process's Prometheus recorder, installed globally at the first call (with every
 /// metric described); later calls return the same handle.
-pub fn recorder() -> Result<PrometheusHandle, String> {
+pub fn recorder() -> Result<PrometheusHandle, EndpointError> {
     let mut slot = RECORDER.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(handle) = slot.as_ref() {
         return Ok(handle.clone());
     }
-    let handle = PrometheusBuilder::new()
-        .install_recorder()
-        .map_err(|e| format!("installing the metrics recorder: {e}"))?;
+    let handle = PrometheusBuilder::new().install_recorder()?;
     metrics_names::describe();
     *slot = Some(handle.clone());
     Ok(handle)
@@ -39,11 +46,11 @@ pub fn recorder() -> Result<PrometheusHandle, String> {
 
 /// Installs the recorder and checks that `listen` can be bound. The endpoint itself is
 /// served by the daemon ([`super::Daemon::build`], from `[metrics] listen`).
-pub fn install(listen: SocketAddr) -> Result<(), String> {
+pub fn install(listen: SocketAddr) -> Result<(), EndpointError> {
     recorder()?;
     std::net::TcpListener::bind(listen)
         .map(drop)
-        .map_err(|e| format!("starting the metrics endpoint on {listen}: {e}"))
+        .map_err(|error| EndpointError::Bind { addr: listen, error })
 }
 
 /// A response: status code, content type, body.
@@ -123,7 +130,9 @@ impl Routes {
             },
             "/healthz" => match self.status.health() {
                 Health::Ok => Response::text(200, "ok\n"),
-                Health::Stale(reason) => Response::text(503, format!("{reason}\n")),
+                Health::Stale(reason) | Health::Failing(reason) => {
+                    Response::text(503, format!("{reason}\n"))
+                }
             },
             _ => Response::text(404, "not found: try /metrics, /status or /healthz\n"),
         }
@@ -144,11 +153,10 @@ impl Endpoint {
         listen: SocketAddr,
         status: StatusHandle,
         metrics: Option<PrometheusHandle>,
-    ) -> Result<Self, String> {
-        let listener = TcpListener::bind(listen)
-            .await
-            .map_err(|e| format!("starting the metrics endpoint on {listen}: {e}"))?;
-        let addr = listener.local_addr().map_err(|e| format!("metrics endpoint: {e}"))?;
+    ) -> Result<Self, EndpointError> {
+        let bind = |error| EndpointError::Bind { addr: listen, error };
+        let listener = TcpListener::bind(listen).await.map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
         let routes = Arc::new(Routes { status, metrics });
         let task = tokio::spawn(serve(listener, routes));
         Ok(Self { addr, task })
@@ -341,6 +349,8 @@ mod tests {
             .await
             .expect("endpoint");
         let err = Endpoint::start(first.addr(), status, None).await.expect_err("taken");
+        assert!(matches!(&err, EndpointError::Bind { addr, .. } if *addr == first.addr()));
+        let err = err.to_string();
         assert!(err.starts_with("starting the metrics endpoint on 127.0.0.1:"), "{err}");
         assert!(err.contains("in use"), "{err}");
         assert!(install(first.addr()).is_err());

@@ -7,8 +7,10 @@
 //! (self-check, budgets, expected value), advances every unfinished intent (commit, reveal)
 //! at each poll, and checks the balance against its alarm. At start, in challenge mode, the
 //! contract's window is checked against the configured confirmations and L1's block time
-//! ([`params`]). A failed step is logged and retried at the next poll; the daemon never
-//! panics on what L1 sends it.
+//! ([`params`]). A failed step is acted on by its [`Severity`]: retried after a backoff,
+//! read again from the next endpoint (rewind), or, fatal, the daemon stops with the error; a
+//! failure that recurs is reported once as such ([`Recurrence`]). The daemon never panics on
+//! what L1 sends it.
 
 pub mod metrics_names;
 pub mod metrics_setup;
@@ -21,9 +23,10 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, NativeRollup, dev_users};
+use crate::severity::{self, Classify, Recurrence, Recurring, Severity, Transition};
 use crate::submitter::{Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
 use crate::watcher::{
-    BatchState, Finding, Lie, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher,
+    BatchState, Finding, Lie, RetryPolicy, RpcSource, WatchConfig, WatchDb, WatchError, Watcher,
 };
 use alloy_primitives::Address;
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
@@ -35,7 +38,9 @@ use tokio::sync::{mpsc, watch};
 
 const TARGET: &str = "native_challenger::daemon";
 
-/// Why the daemon could not start.
+/// Why the daemon could not start, or (`Watch`) why it stopped. Each says what to do about
+/// it ([`Classify`]): a fatal one is reported and exits; a start-up error of severity retry
+/// (L1 unreachable) may succeed when started again.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
     #[error(transparent)]
@@ -47,23 +52,32 @@ pub enum DaemonError {
     #[error(transparent)]
     Store(#[from] crate::execute_local::store::StoreError),
     #[error("genesis: {0}")]
-    Genesis(String),
+    Genesis(#[from] crate::rollup::genesis::GenesisInitError),
+    #[error("the rollup's genesis is not this chain's: {reason}")]
+    GenesisMismatch { reason: String },
+    #[error("[chain] fork {fork:?}: {reason}")]
+    UnsupportedFork { fork: String, reason: String },
     #[error("snapshot: {0}")]
     Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error("creating {}: {error}", path.display())]
     Io { path: std::path::PathBuf, error: std::io::Error },
-    #[error("L1: {0}")]
-    L1(String),
+    #[error("L1: {what}: {error}")]
+    L1 { what: &'static str, error: alloy_provider::transport::TransportError },
+    #[error("{address} is not a rollup contract ({what}: {error})")]
+    NotRollup { address: Address, what: &'static str, error: alloy_sol_types::Error },
     #[error(
         "challenge mode needs a key: set [challenger] key_env, keystore or remote_signer, or run --watch-only"
     )]
     NoKey,
-    #[error("[challenger] {0}")]
-    Signer(String),
+    #[error("[challenger] {reason}")]
+    Signer { reason: String },
     #[error(transparent)]
     Parameters(#[from] params::ParamError),
-    #[error("{0}")]
-    Metrics(String),
+    #[error(transparent)]
+    Metrics(#[from] metrics_setup::EndpointError),
+    /// The watcher failed with a fatal error: the daemon stopped.
+    #[error("the watcher failed: {0}")]
+    Watch(#[from] WatchError),
 }
 
 /// What the daemon did, for embedders.
@@ -91,6 +105,8 @@ pub struct Daemon {
     endpoint: Option<metrics_setup::Endpoint>,
     /// The batch counts of the status; `None`: count the records again.
     tally: Option<status::BatchTally>,
+    /// Failed steps of the same kind in a row, for the recurrence alarm.
+    recurrence: Recurrence,
 }
 
 /// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
@@ -106,12 +122,10 @@ pub async fn open_l2_store(
     let request = alloy_rpc_types_eth::TransactionRequest::default()
         .to(rollup)
         .input(call.abi_encode().into());
-    let out = provider
-        .call(request)
-        .await
-        .map_err(|e| DaemonError::L1(format!("reading the rollup's genesis: {e}")))?;
+    let what = "reading the rollup's genesis (batch 0)";
+    let out = provider.call(request).await.map_err(|error| DaemonError::L1 { what, error })?;
     let genesis_batch = NativeRollup::batchCall::abi_decode_returns(&out)
-        .map_err(|e| DaemonError::L1(format!("{rollup} is not a rollup contract: {e}")))?;
+        .map_err(|error| DaemonError::NotRollup { address: rollup, what, error })?;
     let addresses: Vec<Address> = dev_users(users).iter().map(|u| u.address()).collect();
     let genesis = L2Genesis::dev_matching(
         chain_id,
@@ -119,9 +133,9 @@ pub async fn open_l2_store(
         genesis_batch.lastTimestamp,
         genesis_batch.lastStateRoot,
     )
-    .map_err(DaemonError::Genesis)?;
+    .map_err(|reason| DaemonError::GenesisMismatch { reason })?;
     let store = StateStore::open(path)?;
-    genesis.init_store(&store).map_err(|e| DaemonError::Genesis(e.to_string()))?;
+    genesis.init_store(&store)?;
     Ok(store)
 }
 
@@ -129,7 +143,9 @@ pub async fn open_l2_store(
 pub fn rules(config: &Config) -> Result<ChainRules, DaemonError> {
     match network(&config.chain.fork) {
         Network::Supported(schedule) => Ok(ChainRules::new(config.chain.chain_id, schedule)),
-        Network::Skipped { reason } => Err(DaemonError::Genesis(reason)),
+        Network::Skipped { reason } => {
+            Err(DaemonError::UnsupportedFork { fork: config.chain.fork.clone(), reason })
+        }
     }
 }
 
@@ -157,7 +173,7 @@ pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError>
     let reader = ProviderBuilder::new()
         .connect(first)
         .await
-        .map_err(|e| DaemonError::L1(e.to_string()))?
+        .map_err(|error| DaemonError::L1 { what: "connecting", error })?
         .erased();
     let rules = rules(config)?;
     let path = &config.store.path;
@@ -212,6 +228,7 @@ impl Daemon {
             status,
             endpoint,
             tally,
+            recurrence: Recurrence::new(config.metrics.failure_alarm_after),
         })
     }
 
@@ -225,11 +242,14 @@ impl Daemon {
         self.submitter.as_ref().map(Submitter::address)
     }
 
-    /// Runs until `shutdown` turns true. The watcher runs here; the submitter, unless
+    /// Runs until `shutdown` turns true, or until the watcher fails with a fatal error
+    /// (returned; the status's `fatal` says it). The watcher runs here; the submitter, unless
     /// watch-only, in a task of its own fed through a bounded queue, so a challenge waiting
     /// for its confirmations never holds up reorg detection or the next lie. Both stop at
-    /// the next await point on shutdown (every intent is persisted before each send).
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// the next await point on shutdown or a fatal error (every intent is persisted before
+    /// each send). A failed step is tried again as its severity says: after a backoff
+    /// (retry) or at the next poll from the next endpoint (rewind).
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), DaemonError> {
         tracing::info!(target: TARGET, challenger = ?self.challenger(), "daemon started");
         let (lies, queue) = mpsc::channel(LIE_QUEUE);
         let submitting = self.submitter.take().map(|submitter| {
@@ -244,26 +264,53 @@ impl Daemon {
             tokio::spawn(task.run(queue, shutdown.clone()))
         });
         let lies = submitting.as_ref().map(|_| lies);
+        let mut fatal = None;
         loop {
             if *shutdown.borrow() {
                 break;
             }
-            tokio::select! {
+            let outcome = tokio::select! {
                 _ = shutdown.changed() => break,
-                _ = self.poll_once(lies.as_ref()) => {}
-            }
+                outcome = self.poll_once(lies.as_ref()) => outcome,
+            };
+            let wait = match outcome {
+                Ok(()) => self.poll,
+                Err(err) if err.severity() == Severity::Fatal => {
+                    fatal = Some(err);
+                    break;
+                }
+                Err(err) if err.severity() == Severity::Retry => {
+                    severity::backoff(self.poll, self.recurrence.count())
+                }
+                Err(_) => self.poll,
+            };
             tokio::select! {
                 _ = shutdown.changed() => {}
-                _ = tokio::time::sleep(self.poll) => {}
+                _ = tokio::time::sleep(wait) => {}
             }
         }
         drop(lies);
-        if let Some(task) = submitting
-            && let Err(err) = task.await
-        {
-            tracing::error!(target: TARGET, %err, "the submitter task failed");
+        if let Some(task) = submitting {
+            if fatal.is_some() {
+                task.abort();
+            }
+            match task.await {
+                Err(err) if !err.is_cancelled() => {
+                    tracing::error!(target: TARGET, %err, "the submitter task failed")
+                }
+                _ => {}
+            }
         }
-        tracing::info!(target: TARGET, "daemon stopped");
+        match fatal {
+            Some(err) => {
+                tracing::error!(target: TARGET, %err, kind = err.kind(), "daemon stopped on a fatal error");
+                Err(DaemonError::Watch(err))
+            }
+            None => {
+                tracing::info!(target: TARGET, "daemon stopped");
+                Ok(())
+            }
+        }
     }
 
     fn emit(&self, event: Event) {
@@ -273,17 +320,20 @@ impl Daemon {
     }
 
     /// One watcher step; each lie goes to the submitter's queue (or, watch-only, raises the
-    /// alarm).
-    async fn poll_once(&mut self, lies: Option<&mpsc::Sender<(Lie, u64)>>) {
+    /// alarm). A failure is reported ([`Self::on_failure`]) and returned.
+    async fn poll_once(
+        &mut self,
+        lies: Option<&mpsc::Sender<(Lie, u64)>>,
+    ) -> Result<(), WatchError> {
         let findings = match self.watcher.step().await {
             Ok((findings, processed, head)) => {
                 self.report_step(&findings, processed, head.number);
+                self.on_success();
                 findings
             }
             Err(err) => {
-                self.report_error(&err);
-                tracing::warn!(target: TARGET, %err, "watcher step failed; retrying at the next poll");
-                return;
+                self.on_failure(&err);
+                return Err(err);
             }
         };
         for finding in findings {
@@ -303,6 +353,59 @@ impl Daemon {
             }
             self.emit(Event::Finding(finding));
         }
+        Ok(())
+    }
+
+    /// A failed step: counted by severity and kind, logged once per failure until it recurs
+    /// (then one alarm, and nothing more until it clears), and shown in the status.
+    fn on_failure(&mut self, err: &WatchError) {
+        let (severity, kind) = (err.severity(), err.kind());
+        metrics::counter!(metrics_names::DAEMON_STEP_FAILURES, "severity" => severity.as_str(), "kind" => kind)
+            .increment(1);
+        self.report_error(err);
+        if severity == Severity::Fatal {
+            tracing::error!(target: TARGET, %err, kind, "FATAL: the watcher cannot go on; stopping");
+            self.status.update(|s| s.fatal = Some(err.to_string()));
+            return;
+        }
+        let now = status::unix_now();
+        match self.recurrence.failure(err, now) {
+            Transition::Failed { count } => {
+                tracing::warn!(target: TARGET, %err, %severity, kind, count, "watcher step failed; trying again");
+            }
+            Transition::Escalated(recurring) => {
+                tracing::error!(target: TARGET, %err, %severity, kind, count = recurring.count, since_unix = recurring.since_unix, "ALARM: the watcher step keeps failing the same way; logged again only when it clears");
+                metrics::gauge!(metrics_names::DAEMON_RECURRING_FAILURE).set(1.0);
+                self.status.update(|s| s.recurring_failure = Some(recurring));
+            }
+            Transition::StillRecurring { count } => {
+                tracing::debug!(target: TARGET, %err, kind, count, "watcher step failed again");
+                self.status.update(|s| {
+                    if let Some(r) = s.recurring_failure.as_mut() {
+                        r.count = count;
+                        r.error = err.to_string();
+                    }
+                });
+            }
+            Transition::Cleared(old) => {
+                self.cleared(&old);
+                tracing::warn!(target: TARGET, %err, %severity, kind, count = 1, "watcher step failed; trying again");
+            }
+            Transition::Quiet => {}
+        }
+    }
+
+    /// A successful step ends a recurring failure.
+    fn on_success(&mut self) {
+        if let Transition::Cleared(old) = self.recurrence.success() {
+            self.cleared(&old);
+        }
+    }
+
+    fn cleared(&self, old: &Recurring) {
+        tracing::info!(target: TARGET, kind = %old.kind, count = old.count, since_unix = old.since_unix, "the recurring watcher failure has cleared");
+        metrics::gauge!(metrics_names::DAEMON_RECURRING_FAILURE).set(0.0);
+        self.status.update(|s| s.recurring_failure = None);
     }
 
     /// Pending batches built on the lie's (the conviction invalidates them too).
@@ -415,14 +518,17 @@ async fn submitter(
 ) -> Result<Submitter, DaemonError> {
     let l1 = config.l1()?;
     if let TxKey::Remote(remote) = &signer {
-        remote.check().await.map_err(DaemonError::Signer)?;
+        remote.check().await.map_err(|reason| DaemonError::Signer { reason })?;
     }
     let provider = ProviderBuilder::new()
         .connect(&l1.rpc[0])
         .await
-        .map_err(|e| DaemonError::L1(e.to_string()))?
+        .map_err(|error| DaemonError::L1 { what: "connecting", error })?
         .erased();
-    let chain_id = provider.get_chain_id().await.map_err(|e| DaemonError::L1(e.to_string()))?;
+    let chain_id = provider
+        .get_chain_id()
+        .await
+        .map_err(|error| DaemonError::L1 { what: "reading the chain id", error })?;
     let c = &config.challenger;
     let tx_policy = tx_policy(config);
     let policy = SubmitPolicy {
@@ -432,13 +538,9 @@ async fn submitter(
         auto_claim: c.auto_claim,
     };
     let tx = TxManager::new(provider, signer, chain_id, tx_policy);
-    let window = read_u64(tx.provider(), l1.rollup, NativeRollup::CHALLENGE_WINDOWCall {})
-        .await
-        .map_err(|e| DaemonError::L1(format!("reading CHALLENGE_WINDOW: {e}")))?;
+    let window = read_u64(tx.provider(), l1.rollup, NativeRollup::CHALLENGE_WINDOWCall {}).await?;
     let max_l2_gas_limit =
-        read_u64(tx.provider(), l1.rollup, NativeRollup::MAX_L2_GAS_LIMITCall {})
-            .await
-            .map_err(|e| DaemonError::L1(format!("reading MAX_L2_GAS_LIMIT: {e}")))?;
+        read_u64(tx.provider(), l1.rollup, NativeRollup::MAX_L2_GAS_LIMITCall {}).await?;
     let timing =
         params::Timing::read(tx.provider(), config, window, max_l2_gas_limit, policy.budgets)
             .await?;
@@ -451,12 +553,17 @@ async fn read_u64<C: SolCall<Return = u64>>(
     provider: &DynProvider,
     rollup: Address,
     call: C,
-) -> Result<u64, String> {
+) -> Result<u64, DaemonError> {
     let request = alloy_rpc_types_eth::TransactionRequest::default()
         .to(rollup)
         .input(call.abi_encode().into());
-    let out = provider.call(request).await.map_err(|e| e.to_string())?;
-    C::abi_decode_returns(&out).map_err(|e| e.to_string())
+    let what = C::SIGNATURE;
+    let out = provider.call(request).await.map_err(|error| DaemonError::L1 { what, error })?;
+    C::abi_decode_returns(&out).map_err(|error| DaemonError::NotRollup {
+        address: rollup,
+        what,
+        error,
+    })
 }
 
 /// The transaction manager's policy from `[challenger]`.

@@ -11,6 +11,7 @@ use super::metrics_names as names;
 use super::{Daemon, DaemonError, SubmitTask};
 use crate::config::{Config, Mode};
 use crate::rollup::NativeRollup;
+use crate::severity::Recurring;
 use crate::submitter::{Intent, Stage};
 use crate::watcher::{BatchRecord, BatchState, Finding, Verdict, WatchDb, WatchError};
 use alloy_primitives::{Address, U256};
@@ -83,6 +84,11 @@ pub struct Status {
     pub last_success_unix: Option<u64>,
     /// The error of the last poll; `null` once a poll succeeds.
     pub last_error: Option<String>,
+    /// A watcher failure of the same kind `[metrics] failure_alarm_after` times in a row
+    /// (kind, severity, count, since when, last error); `null` once a poll succeeds.
+    pub recurring_failure: Option<Recurring>,
+    /// The fatal error the daemon stopped on.
+    pub fatal: Option<String>,
     /// Where `/metrics`, `/status` and `/healthz` are served (the bound address: a configured
     /// port 0 shows the port chosen).
     pub listen: Option<String>,
@@ -94,6 +100,8 @@ pub enum Health {
     Ok,
     /// The reason, e.g. `stale: last successful poll 95 s ago: L1 unavailable …`.
     Stale(String),
+    /// Stopped on a fatal error, or a failure that recurs: the reason.
+    Failing(String),
 }
 
 #[derive(Debug)]
@@ -110,6 +118,11 @@ pub struct StatusHandle(Arc<RwLock<Shared>>);
 
 fn unix(at: SystemTime) -> u64 {
     at.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The wall-clock time now, in Unix seconds.
+pub fn unix_now() -> u64 {
+    unix(SystemTime::now())
 }
 
 /// The wall-clock time of `at` (an instant in the past or now).
@@ -174,10 +187,20 @@ impl StatusHandle {
         }
     }
 
-    /// Healthy while the last successful poll (or, before the first, the start) is at most
-    /// [`Self::stale_after`] old at `now`.
+    /// Failing after a fatal error or while a failure recurs; otherwise healthy while the last
+    /// successful poll (or, before the first, the start) is at most [`Self::stale_after`] old
+    /// at `now`.
     pub fn health_at(&self, now: Instant) -> Health {
         let shared = self.read();
+        if let Some(err) = &shared.status.fatal {
+            return Health::Failing(format!("fatal: stopped: {err}"));
+        }
+        if let Some(r) = &shared.status.recurring_failure {
+            return Health::Failing(format!(
+                "recurring: {} ({}) failed {} times in a row since unix {}: {}",
+                r.kind, r.severity, r.count, r.since_unix, r.error
+            ));
+        }
         let since = shared.last_success.unwrap_or(shared.started);
         let age = now.saturating_duration_since(since);
         if age <= shared.stale_after {
@@ -555,6 +578,39 @@ mod tests {
     }
 
     #[test]
+    fn a_recurring_failure_or_a_fatal_error_makes_health_fail_until_cleared() {
+        let status = StatusHandle::new("challenge", Duration::from_secs(1));
+        let now = Instant::now();
+        status.record_poll(now, Err("L1 unavailable".into()));
+        assert_eq!(status.health_at(now), Health::Ok, "one failure is no alarm");
+        let recurring = Recurring {
+            kind: "l1_unavailable".into(),
+            severity: crate::severity::Severity::Retry,
+            count: 5,
+            since_unix: 1_700_000_000,
+            error: "L1 unavailable".into(),
+        };
+        status.update(|s| s.recurring_failure = Some(recurring));
+        let Health::Failing(reason) = status.health_at(now) else { panic!("not failing") };
+        for part in
+            ["recurring", "l1_unavailable", "retry", "5 times", "1700000000", "L1 unavailable"]
+        {
+            assert!(reason.contains(part), "{part} missing in {reason}");
+        }
+        let json = serde_json::to_value(status.snapshot()).unwrap();
+        assert_eq!(json["recurring_failure"]["kind"], "l1_unavailable");
+        assert_eq!(json["recurring_failure"]["severity"], "retry");
+        assert_eq!(json["recurring_failure"]["since_unix"], 1_700_000_000u64);
+        status.update(|s| s.recurring_failure = None);
+        status.record_poll(now, Ok(()));
+        assert_eq!(status.health_at(now), Health::Ok, "healthy again once it clears");
+        status.update(|s| s.fatal = Some("corrupt account record: short".into()));
+        let Health::Failing(reason) = status.health_at(now) else { panic!("not failing") };
+        assert!(reason.starts_with("fatal: "), "{reason}");
+        assert!(reason.contains("corrupt account record"), "{reason}");
+    }
+
+    #[test]
     fn status_json_has_the_documented_fields() {
         let status = StatusHandle::new("watch-only", Duration::from_secs(1));
         status.update(|s| {
@@ -576,6 +632,8 @@ mod tests {
             "mode",
             "last_poll_unix",
             "last_error",
+            "recurring_failure",
+            "fatal",
         ] {
             assert!(json.get(field).is_some(), "{field} missing in {json}");
         }

@@ -14,7 +14,9 @@
 //! - processing is idempotent, so a crash anywhere re-processes from the cursor safely;
 //! - completeness: every batch id from 1 to the contract's `batchCount` at the cursor has a
 //!   record; a range whose answer skips an id (a lying or truncating endpoint) is never
-//!   committed: it raises an alarm, the endpoint is distrusted and the range read again.
+//!   committed: it raises an alarm, the endpoint is distrusted and the range read again;
+//! - every error says what to do about it ([`Classify`]): an answer that is incomplete or
+//!   inconsistent is distrusted and read again like that (severity rewind).
 
 pub mod db;
 mod replay;
@@ -26,9 +28,12 @@ pub use source::{BlockRef, L1Source, RetryPolicy, RpcSource, SourceError};
 
 use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
+use crate::execute_local::execute::TraceBuildError;
+use crate::execute_local::replay::ReplayError;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::Checkpoint;
+use crate::protocol::{Checkpoint, ProtocolError};
 use crate::rollup::NativeRollup;
+use crate::severity::{Classify, Severity};
 use alloy_primitives::{Address, B256, Bytes};
 use alloy_rpc_types_eth::Log;
 use alloy_sol_types::SolEvent;
@@ -47,10 +52,10 @@ fn batch_data(logs: &[Log]) -> Result<BatchDataByTx, WatchError> {
             continue;
         }
         let event = NativeRollup::BatchData::decode_log_data(log.data())
-            .map_err(|e| WatchError::Incomplete(format!("a BatchData log does not decode: {e}")))?;
-        let tx = log.transaction_hash.ok_or_else(|| {
-            WatchError::Inconsistent("a BatchData log without its transaction".into())
-        })?;
+            .map_err(|reason| Incomplete::BatchDataUndecodable { reason })?;
+        let tx = log
+            .transaction_hash
+            .ok_or(Inconsistent::LogField { event: "BatchData", field: "transaction hash" })?;
         out.insert((tx, event.batchId), event);
     }
     Ok(out)
@@ -70,7 +75,8 @@ pub struct WatchConfig {
     pub max_range: u64,
 }
 
-/// Errors that stop a step; the step can be retried (nothing half-done is kept).
+/// Errors that stop a step; nothing half-done is kept, so the step can be tried again. What
+/// to do about each is its [`Severity`](crate::severity::Severity) ([`Classify`]).
 #[derive(Debug, thiserror::Error)]
 pub enum WatchError {
     #[error(transparent)]
@@ -80,14 +86,66 @@ pub enum WatchError {
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("L1 is inconsistent: {0}")]
-    Inconsistent(String),
-    #[error("replaying batch {batch}: {reason}")]
-    Replay { batch: u64, reason: String },
+    Inconsistent(#[from] Inconsistent),
+    #[error("replaying batch {batch} at L2 block {block}: {fault}")]
+    Replay { batch: u64, block: u64, fault: ReplayFault },
     /// The endpoint's answer leaves something out that L1 itself says exists (a batch id
     /// skipped, a `BatchProposed` without its `BatchData`): the step is not committed, the
     /// endpoint is distrusted, and the range is read again.
     #[error("incomplete L1 answer: {0}")]
-    Incomplete(String),
+    Incomplete(#[from] Incomplete),
+}
+
+/// An answer that contradicts itself or L1 (or, [`Inconsistent::L2Behind`], local state
+/// that contradicts the records).
+#[derive(Debug, thiserror::Error)]
+pub enum Inconsistent {
+    #[error("a log without its block")]
+    LogWithoutBlock,
+    #[error("a {event} log without its {field}")]
+    LogField { event: &'static str, field: &'static str },
+    #[error("a {event} log does not decode: {reason}")]
+    Undecodable { event: &'static str, reason: alloy_sol_types::Error },
+    #[error("block {number} is missing")]
+    BlockMissing { number: u64 },
+    #[error("block {number} changed while reading its logs")]
+    BlockChanged { number: u64 },
+    #[error("batch {batch} starts at L2 block {first_block} but the L2 state is at {l2_head}")]
+    L2Behind { batch: u64, first_block: u64, l2_head: u64 },
+}
+
+/// What an incomplete answer left out (see [`WatchError::Incomplete`]).
+#[derive(Debug, thiserror::Error)]
+pub enum Incomplete {
+    #[error("the rollup holds {on_l1} batches at L1 block {block}, the logs showed {seen}")]
+    CountMismatch { block: u64, on_l1: u64, seen: u64 },
+    #[error("batch {id} proposed, but the last batch seen is {last}")]
+    IdGap { id: u64, last: u64 },
+    #[error("batch {batch}: BatchProposed in transaction {tx} without its BatchData log")]
+    BatchDataMissing { batch: u64, tx: B256 },
+    #[error(
+        "batch {batch}: BatchData holds {blocks} blocks and {checkpoints} checkpoints, BatchProposed says {proposed}"
+    )]
+    BatchDataMismatch { batch: u64, blocks: usize, checkpoints: usize, proposed: u64 },
+    #[error("batch {batch}: the BatchData checkpoints do not hash to BatchProposed's")]
+    CheckpointsHash { batch: u64 },
+    #[error("a BatchData log does not decode: {reason}")]
+    BatchDataUndecodable { reason: alloy_sol_types::Error },
+}
+
+/// Why replaying a block failed (see [`WatchError::Replay`]).
+#[derive(Debug, thiserror::Error)]
+pub enum ReplayFault {
+    #[error("block inputs: {0}")]
+    Block(ProtocolError),
+    #[error(transparent)]
+    Execute(ReplayError),
+    #[error("recording the trace: {0}")]
+    Trace(TraceBuildError),
+    #[error("encoding the trace: {0}")]
+    Encode(ProtocolError),
+    #[error("committing the block: {0}")]
+    Commit(StoreError),
 }
 
 /// The first wrong checkpoint of a batch, with what proves it.
@@ -163,7 +221,10 @@ impl<S: L1Source> Watcher<S> {
     }
 
     /// Reads the next range of confirmed L1 blocks and acts on the rollup's events in it.
-    /// Returns the findings and the L1 block the watcher has now processed.
+    /// Returns the findings and the L1 block the watcher has now processed. On an error of
+    /// severity [`Severity::Rewind`] nothing of the range is committed and the endpoint is
+    /// distrusted: the next step checks the cursor against L1 (rewinding on a reorg) and
+    /// reads the range again from the next endpoint.
     pub async fn step(&mut self) -> Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError> {
         let head = self.source.head(self.config.finalized).await?;
         let target = if self.config.finalized {
@@ -183,20 +244,28 @@ impl<S: L1Source> Watcher<S> {
             return Ok((findings, cursor.map(|c| c.number), head));
         }
         let to = target.min(from.saturating_add(self.config.max_range.max(1) - 1));
-        match self.read_range(from, to, &mut findings).await {
-            Ok(()) => {}
-            Err(WatchError::Incomplete(reason)) => {
-                tracing::error!(target: "native_challenger::watcher", from, to, %reason, "ALARM: L1 answer incomplete; distrusting the endpoint and reading the range again");
-                metrics::counter!(metric::WATCHER_INCOMPLETE_ANSWERS).increment(1);
-                self.source.distrust_current();
-                return Err(WatchError::Incomplete(reason));
+        if let Err(err) = self.read_range(from, to, &mut findings).await {
+            if err.severity() == Severity::Rewind {
+                self.distrust(&err, from, to);
             }
-            Err(e) => return Err(e),
+            return Err(err);
         }
         metrics::gauge!(metric::WATCHER_L1_PROCESSED_BLOCK).set(to as f64);
         metrics::gauge!(metric::WATCHER_L1_HEAD_LAG_BLOCKS)
             .set(head.number.saturating_sub(to) as f64);
         Ok((findings, Some(to), head))
+    }
+
+    /// After an answer about `from..=to` that cannot be trusted: the alarm (incomplete) or a
+    /// warning (inconsistent), and the next read goes to the next endpoint.
+    fn distrust(&self, err: &WatchError, from: u64, to: u64) {
+        if let WatchError::Incomplete(reason) = err {
+            tracing::error!(target: "native_challenger::watcher", from, to, %reason, "ALARM: L1 answer incomplete; distrusting the endpoint and reading the range again");
+            metrics::counter!(metric::WATCHER_INCOMPLETE_ANSWERS).increment(1);
+        } else {
+            tracing::warn!(target: "native_challenger::watcher", from, to, %err, "L1 answer inconsistent; distrusting the endpoint and reading the range again");
+        }
+        self.source.distrust_current();
     }
 
     /// Reads and acts on L1 blocks `from..=to`, checks that every batch L1 holds at `to` was
@@ -208,11 +277,7 @@ impl<S: L1Source> Watcher<S> {
         findings: &mut Vec<Finding>,
     ) -> Result<(), WatchError> {
         let logs = self.source.logs(self.config.rollup, from, to).await?;
-        let end = self
-            .source
-            .block(to)
-            .await?
-            .ok_or_else(|| WatchError::Inconsistent(format!("block {to} is missing")))?;
+        let end = self.source.block(to).await?.ok_or(Inconsistent::BlockMissing { number: to })?;
         let hashes = self.check_log_blocks(&logs).await?;
         let data = batch_data(&logs)?;
         for log in &logs {
@@ -230,9 +295,7 @@ impl<S: L1Source> Watcher<S> {
         let count = self.source.batch_count(self.config.rollup, to).await?;
         let seen = self.db.last_batch_id()?.unwrap_or(0);
         if count != seen {
-            return Err(WatchError::Incomplete(format!(
-                "the rollup holds {count} batches at L1 block {to}, the logs showed {seen}"
-            )));
+            return Err(Incomplete::CountMismatch { block: to, on_l1: count, seen }.into());
         }
         Ok(())
     }
@@ -244,9 +307,7 @@ impl<S: L1Source> Watcher<S> {
         }
         let last = self.db.last_batch_id()?.unwrap_or(0);
         if id != last + 1 {
-            return Err(WatchError::Incomplete(format!(
-                "batch {id} proposed, but the last batch seen is {last}"
-            )));
+            return Err(Incomplete::IdGap { id, last }.into());
         }
         Ok(())
     }
@@ -256,16 +317,14 @@ impl<S: L1Source> Watcher<S> {
         let mut seen: Vec<(u64, B256)> = Vec::new();
         for log in logs {
             let (Some(number), Some(hash)) = (log.block_number, log.block_hash) else {
-                return Err(WatchError::Inconsistent("a log without its block".into()));
+                return Err(Inconsistent::LogWithoutBlock.into());
             };
             if seen.iter().any(|(n, _)| *n == number) {
                 continue;
             }
             let now = self.source.block(number).await?.map(|b| b.hash);
             if now != Some(hash) {
-                return Err(WatchError::Inconsistent(format!(
-                    "block {number} changed while reading its logs"
-                )));
+                return Err(Inconsistent::BlockChanged { number }.into());
             }
             seen.push((number, hash));
         }
@@ -279,8 +338,11 @@ impl<S: L1Source> Watcher<S> {
         if now == Some(cursor.hash) {
             return Ok(None);
         }
-        let mut ancestor =
-            Cursor { number: self.config.start_block.saturating_sub(1), hash: B256::ZERO };
+        // No stored block left on L1: back to before the first block read, with that block's
+        // own hash (a zero hash would look like another reorg at the next step).
+        let before = self.config.start_block.saturating_sub(1);
+        let hash = self.source.block(before).await?.map_or(B256::ZERO, |b| b.hash);
+        let mut ancestor = Cursor { number: before, hash };
         for (number, hash) in self.db.l1_hashes_below(cursor.number)? {
             if self.source.block(number).await?.map(|b| b.hash) == Some(hash) {
                 ancestor = Cursor { number, hash };
@@ -335,15 +397,18 @@ impl<S: L1Source> Watcher<S> {
         let topics = log.data().topics();
         match topics.first().copied() {
             Some(NativeRollup::BatchProposed::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchProposed::decode_log_data(log.data())
-                    .map_err(|e| WatchError::Inconsistent(format!("BatchProposed: {e}")))?;
+                let event =
+                    NativeRollup::BatchProposed::decode_log_data(log.data()).map_err(|reason| {
+                        Inconsistent::Undecodable { event: "BatchProposed", reason }
+                    })?;
                 self.check_next_id(event.batchId)?;
                 let batch = log.transaction_hash.and_then(|tx| data.get(&(tx, event.batchId)));
                 self.on_proposed(log, &event, batch, findings).await?;
             }
             Some(NativeRollup::BatchInvalidated::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchInvalidated::decode_log_data(log.data())
-                    .map_err(|e| WatchError::Inconsistent(format!("BatchInvalidated: {e}")))?;
+                let event = NativeRollup::BatchInvalidated::decode_log_data(log.data()).map_err(
+                    |reason| Inconsistent::Undecodable { event: "BatchInvalidated", reason },
+                )?;
                 self.set_state(event.batchId, BatchState::Invalidated { at_l1 })?;
                 if event.batchId == event.convictedBatch {
                     self.reset_l2()?;
@@ -354,8 +419,9 @@ impl<S: L1Source> Watcher<S> {
                 });
             }
             Some(NativeRollup::BatchFinalized::SIGNATURE_HASH) => {
-                let event = NativeRollup::BatchFinalized::decode_log_data(log.data())
-                    .map_err(|e| WatchError::Inconsistent(format!("BatchFinalized: {e}")))?;
+                let event = NativeRollup::BatchFinalized::decode_log_data(log.data()).map_err(
+                    |reason| Inconsistent::Undecodable { event: "BatchFinalized", reason },
+                )?;
                 let record = self.set_state(event.batchId, BatchState::Finalized { at_l1 })?;
                 let wrong = record.is_none_or(|r| r.verdict != Verdict::Valid);
                 if wrong {
@@ -365,8 +431,9 @@ impl<S: L1Source> Watcher<S> {
                 findings.push(Finding::Finalized { batch_id: event.batchId, wrong });
             }
             Some(NativeRollup::ProposerConvicted::SIGNATURE_HASH) => {
-                let event = NativeRollup::ProposerConvicted::decode_log_data(log.data())
-                    .map_err(|e| WatchError::Inconsistent(format!("ProposerConvicted: {e}")))?;
+                let event = NativeRollup::ProposerConvicted::decode_log_data(log.data()).map_err(
+                    |reason| Inconsistent::Undecodable { event: "ProposerConvicted", reason },
+                )?;
                 findings.push(Finding::Convicted {
                     batch_id: event.batchId,
                     challenger: event.challenger,

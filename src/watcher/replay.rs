@@ -4,7 +4,10 @@
 //! check them against the event, and replay the blocks on the L2 store until the first
 //! checkpoint that differs, whose trace is recorded before the block is applied.
 
-use super::{BatchRecord, BatchState, Finding, L1Source, Lie, Verdict, WatchError, Watcher};
+use super::{
+    BatchRecord, BatchState, Finding, Incomplete, Inconsistent, L1Source, Lie, ReplayFault,
+    Verdict, WatchError, Watcher,
+};
 use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::record_trace;
@@ -27,19 +30,16 @@ fn decode_proposal(
     event: &NativeRollup::BatchProposed,
 ) -> Result<Result<(Vec<BlockInputs>, Vec<Checkpoint>), String>, WatchError> {
     if data.blocks.len() as u64 != event.blockCount || data.checkpoints.len() != data.blocks.len() {
-        return Err(WatchError::Incomplete(format!(
-            "batch {}: BatchData holds {} blocks and {} checkpoints, BatchProposed says {}",
-            event.batchId,
-            data.blocks.len(),
-            data.checkpoints.len(),
-            event.blockCount
-        )));
+        return Err(Incomplete::BatchDataMismatch {
+            batch: event.batchId,
+            blocks: data.blocks.len(),
+            checkpoints: data.checkpoints.len(),
+            proposed: event.blockCount,
+        }
+        .into());
     }
     if keccak256(data.checkpoints.abi_encode()) != event.checkpointsHash {
-        return Err(WatchError::Incomplete(format!(
-            "batch {}: the BatchData checkpoints do not hash to BatchProposed's",
-            event.batchId
-        )));
+        return Err(Incomplete::CheckpointsHash { batch: event.batchId }.into());
     }
     let claimed = data.checkpoints.iter().map(from_sol).collect::<Option<Vec<_>>>();
     let Some(claimed) = claimed else {
@@ -84,17 +84,20 @@ struct Replayed {
 }
 
 /// Replays `blocks` on the store's head, committing each block that matches its claim; at
-/// the first that does not, records its trace and stops (the store stays before it).
+/// the first that does not, records its trace and stops (the store stays before it). An
+/// error comes with the index of the block it stopped at.
 fn replay_blocks(
     store: &StateStore,
     rules: &ChainRules,
     blocks: &[BlockInputs],
     claimed: &[Checkpoint],
-) -> Result<Replayed, String> {
+) -> Result<Replayed, (usize, ReplayFault)> {
     let mut out = Replayed { local: Vec::new(), gas: 0, lie: None };
     for (index, inputs) in blocks.iter().enumerate() {
-        let block = L2Block::new(inputs.clone()).map_err(|e| e.to_string())?;
-        let pending = execute_on_store(store, rules, &block).map_err(|e| e.to_string())?;
+        let at = |fault| (index, fault);
+        let block = L2Block::new(inputs.clone()).map_err(|e| at(ReplayFault::Block(e)))?;
+        let pending =
+            execute_on_store(store, rules, &block).map_err(|e| at(ReplayFault::Execute(e)))?;
         let mine = Checkpoint {
             input_commitment: block.input_commitment,
             post_state_root: pending.post_state_root,
@@ -103,11 +106,13 @@ fn replay_blocks(
         out.local.push(mine);
         out.gas += mine.gas_used;
         if claimed.get(index) != Some(&mine) {
-            let (trace, _) = record_trace(store, rules, &[block]).map_err(|e| e.to_string())?;
-            out.lie = Some((index, trace.encode().map_err(|e| e.to_string())?.into()));
+            let (trace, _) =
+                record_trace(store, rules, &[block]).map_err(|e| at(ReplayFault::Trace(e)))?;
+            let encoded = trace.encode().map_err(|e| at(ReplayFault::Encode(e)))?;
+            out.lie = Some((index, encoded.into()));
             return Ok(out);
         }
-        pending.commit(store).map_err(|e| e.to_string())?;
+        pending.commit(store).map_err(|e| at(ReplayFault::Commit(e)))?;
     }
     Ok(out)
 }
@@ -120,8 +125,7 @@ impl<S: L1Source> Watcher<S> {
         data: Option<&NativeRollup::BatchData>,
         findings: &mut Vec<Finding>,
     ) -> Result<(), WatchError> {
-        let missing =
-            |what: &str| WatchError::Inconsistent(format!("BatchProposed log without {what}"));
+        let missing = |field| Inconsistent::LogField { event: "BatchProposed", field };
         let tx_hash = log.transaction_hash.ok_or_else(|| missing("transaction hash"))?;
         let l1_block = log.block_number.ok_or_else(|| missing("block number"))?;
         let l1_block_hash = log.block_hash.ok_or_else(|| missing("block hash"))?;
@@ -134,12 +138,8 @@ impl<S: L1Source> Watcher<S> {
                 return Ok(());
             }
         }
-        let data = data.ok_or_else(|| {
-            WatchError::Incomplete(format!(
-                "batch {}: BatchProposed in transaction {tx_hash} without its BatchData log",
-                event.batchId
-            ))
-        })?;
+        let data =
+            data.ok_or(Incomplete::BatchDataMissing { batch: event.batchId, tx: tx_hash })?;
         let decoded = decode_proposal(data, event)?;
         let l1_timestamp = match log.block_timestamp {
             Some(t) => t,
@@ -245,16 +245,22 @@ impl<S: L1Source> Watcher<S> {
         if head.number > before {
             self.store.rollback_to(before)?; // re-processing a batch a crash interrupted
         } else if head.number < before {
-            return Err(WatchError::Inconsistent(format!(
-                "batch {} starts at L2 block {} but the L2 state is at {}",
-                record.id, record.first_block, head.number
-            )));
+            return Err(Inconsistent::L2Behind {
+                batch: record.id,
+                first_block: record.first_block,
+                l2_head: head.number,
+            }
+            .into());
         }
         let started = Instant::now();
         let replayed = tokio::task::block_in_place(|| {
             replay_blocks(&self.store, &self.rules, blocks, &record.claimed)
         })
-        .map_err(|reason| WatchError::Replay { batch: record.id, reason })?;
+        .map_err(|(index, fault)| WatchError::Replay {
+            batch: record.id,
+            block: record.first_block + index as u64,
+            fault,
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         if seconds > 0.0 {
             metrics::gauge!(metric::WATCHER_REPLAY_MGAS_PER_SECOND)

@@ -1,63 +1,145 @@
-//! The watcher's completeness rules against an in-memory L1: an answer that leaves a batch
-//! out is never committed, the endpoint is distrusted, and the range is read again.
+//! The watcher against an in-memory L1, in milliseconds: the completeness rules (an answer
+//! that leaves a batch out is never committed, the endpoint is distrusted, the range is read
+//! again) and the reorg rules (the cursor and the records rewind to the common ancestor, the
+//! L2 state rolls back with them, and what the new chain holds is read and judged again).
 
 use super::*;
 use crate::execute_local::forks::{Network, network};
+use crate::execute_local::l2::L2Block;
+use crate::execute_local::replay::execute_on_store;
+use crate::protocol::BlockInputs;
 use crate::rollup::NativeRollup::{BatchData, BatchProposed};
-use alloy_primitives::LogData;
+use crate::rollup::{L2Genesis, to_sol};
+use alloy_primitives::{LogData, keccak256};
+use alloy_sol_types::SolValue;
+use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 const ROLLUP: Address = Address::repeat_byte(0x77);
+const CHAIN_ID: u64 = 901;
+const GENESIS_TIMESTAMP: u64 = 1_000;
 
-/// An L1 of `head + 1` blocks whose logs and `batchCount` the test sets.
+/// An L1 whose blocks, logs and `batchCount` the test sets. Block `n` on fork `f` has its
+/// own hash; a reorg moves every block from some height on to a new fork. `batchCount` is
+/// the number of `BatchProposed` logs up to the block asked, unless the test overrides it.
 #[derive(Default)]
 struct FakeL1 {
-    head: u64,
+    head: AtomicU64,
+    /// The fork of each block that has been reorged (absent: fork 0).
+    forks: Mutex<BTreeMap<u64, u8>>,
     logs: Mutex<Vec<Log>>,
-    batch_count: u64,
+    batch_count: Option<u64>,
+    /// `logs` answers left to give with hashes of blocks L1 no longer has (an endpoint
+    /// behind a reorg, or lying).
+    stale_answers: AtomicU32,
+    /// `logs` answers left to give without their `BatchData` logs.
+    hidden_data: AtomicU32,
     distrusted: AtomicU32,
 }
 
-fn block_ref(number: u64) -> BlockRef {
-    BlockRef {
-        number,
-        hash: B256::with_last_byte(number as u8 + 1),
-        parent_hash: B256::with_last_byte(number as u8),
-        timestamp: 1_000 + number,
+impl FakeL1 {
+    fn with_head(head: u64) -> Self {
+        let l1 = Self::default();
+        l1.head.store(head, Ordering::Relaxed);
+        l1
     }
+
+    fn fork(&self, number: u64) -> u8 {
+        self.forks.lock().expect("forks").get(&number).copied().unwrap_or(0)
+    }
+
+    fn hash(&self, number: u64) -> B256 {
+        fork_hash(number, self.fork(number))
+    }
+
+    fn block_ref(&self, number: u64) -> BlockRef {
+        BlockRef {
+            number,
+            hash: self.hash(number),
+            parent_hash: number.checked_sub(1).map_or(B256::ZERO, |p| self.hash(p)),
+            timestamp: 1_000 + number,
+        }
+    }
+
+    /// Adds a log of transaction `tx` in block `number` of the current chain.
+    fn push(&self, number: u64, tx: u8, data: LogData) {
+        let log = log_at(number, self.hash(number), tx, data);
+        self.logs.lock().expect("logs").push(log);
+    }
+
+    /// Replaces every block from `from` on with a block of a new fork, and drops their logs.
+    fn reorg(&self, from: u64) {
+        let head = self.head.load(Ordering::Relaxed);
+        {
+            let mut forks = self.forks.lock().expect("forks");
+            for number in from..=head {
+                *forks.entry(number).or_insert(0) += 1;
+            }
+        }
+        self.logs.lock().expect("logs").retain(|l| l.block_number.is_some_and(|n| n < from));
+    }
+
+    fn distrusted(&self) -> u32 {
+        self.distrusted.load(Ordering::Relaxed)
+    }
+}
+
+fn fork_hash(number: u64, fork: u8) -> B256 {
+    keccak256([&number.to_be_bytes()[..], &[fork]].concat())
+}
+
+/// Takes one of `counter`'s remaining uses, if any is left.
+fn take(counter: &AtomicU32) -> bool {
+    counter.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
 }
 
 impl L1Source for FakeL1 {
     async fn head(&self, _finalized: bool) -> Result<BlockRef, SourceError> {
-        Ok(block_ref(self.head))
+        Ok(self.block_ref(self.head.load(Ordering::Relaxed)))
     }
     async fn block(&self, number: u64) -> Result<Option<BlockRef>, SourceError> {
-        Ok((number <= self.head).then(|| block_ref(number)))
+        Ok((number <= self.head.load(Ordering::Relaxed)).then(|| self.block_ref(number)))
     }
     async fn logs(&self, _: Address, from: u64, to: u64) -> Result<Vec<Log>, SourceError> {
         let logs = self.logs.lock().map_err(|_| SourceError::NoEndpoint)?;
+        let (stale, hide) = (take(&self.stale_answers), take(&self.hidden_data));
         Ok(logs
             .iter()
             .filter(|l| l.block_number.is_some_and(|n| (from..=to).contains(&n)))
+            .filter(|l| !(hide && l.topics().first() == Some(&BatchData::SIGNATURE_HASH)))
             .cloned()
+            .map(|mut l| {
+                if stale {
+                    l.block_hash = Some(B256::repeat_byte(0xee));
+                }
+                l
+            })
             .collect())
     }
     async fn tx_input(&self, _: B256) -> Result<Option<Bytes>, SourceError> {
         Ok(None)
     }
-    async fn batch_count(&self, _: Address, _: u64) -> Result<u64, SourceError> {
-        Ok(self.batch_count)
+    async fn batch_count(&self, _: Address, block: u64) -> Result<u64, SourceError> {
+        if let Some(count) = self.batch_count {
+            return Ok(count);
+        }
+        let logs = self.logs.lock().map_err(|_| SourceError::NoEndpoint)?;
+        Ok(logs
+            .iter()
+            .filter(|l| l.block_number.is_some_and(|n| n <= block))
+            .filter(|l| l.topics().first() == Some(&BatchProposed::SIGNATURE_HASH))
+            .count() as u64)
     }
     fn distrust_current(&self) {
         self.distrusted.fetch_add(1, Ordering::Relaxed);
     }
 }
 
-fn log(number: u64, tx: u8, data: LogData) -> Log {
+fn log_at(number: u64, hash: B256, tx: u8, data: LogData) -> Log {
     Log {
         inner: alloy_primitives::Log { address: ROLLUP, data },
-        block_hash: Some(block_ref(number).hash),
+        block_hash: Some(hash),
         block_number: Some(number),
         block_timestamp: None,
         transaction_hash: Some(B256::repeat_byte(tx)),
@@ -65,6 +147,11 @@ fn log(number: u64, tx: u8, data: LogData) -> Log {
         log_index: Some(0),
         removed: false,
     }
+}
+
+/// A log in block `number` of fork 0.
+fn log(number: u64, tx: u8, data: LogData) -> Log {
+    log_at(number, fork_hash(number, 0), tx, data)
 }
 
 /// A `BatchProposed` of an empty-looking one-block batch `id` (never replayed in these tests).
@@ -82,23 +169,138 @@ fn proposed(id: u64) -> LogData {
     .encode_log_data()
 }
 
-fn watcher(l1: FakeL1, dir: &std::path::Path) -> Watcher<FakeL1> {
+fn rules() -> ChainRules {
     let Network::Supported(schedule) = network(crate::execute_local::forks::DEFAULT_FORK) else {
         panic!("the default fork is supported");
     };
+    ChainRules::new(CHAIN_ID, schedule)
+}
+
+fn genesis() -> L2Genesis {
+    L2Genesis::dev(CHAIN_ID, GENESIS_TIMESTAMP, &[])
+}
+
+fn watcher_with(l1: FakeL1, dir: &std::path::Path, confirmations: u64) -> Watcher<FakeL1> {
     let db = Arc::new(WatchDb::open(&dir.join("db")).expect("db"));
-    let store = Arc::new(StateStore::open(&dir.join("l2")).expect("store"));
+    let store = StateStore::open(&dir.join("l2")).expect("store");
+    genesis().init_store(&store).expect("genesis");
     let config = WatchConfig {
         rollup: ROLLUP,
-        confirmations: 0,
+        confirmations,
         finalized: false,
         start_block: 0,
         max_range: 100,
     };
-    Watcher::new(l1, config, db, store, ChainRules::new(901, schedule))
+    Watcher::new(l1, config, db, Arc::new(store), rules())
 }
 
-fn incomplete(result: Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError>) -> String {
+fn watcher(l1: FakeL1, dir: &std::path::Path) -> Watcher<FakeL1> {
+    watcher_with(l1, dir, 0)
+}
+
+/// Builds the batches the tests propose: empty L2 blocks executed on a store of its own at
+/// the same genesis, with their honest checkpoints.
+struct Builder {
+    store: StateStore,
+    _dir: tempfile::TempDir,
+}
+
+/// A batch as proposed: its two logs.
+struct Proposal {
+    proposed: LogData,
+    data: LogData,
+}
+
+impl Builder {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = StateStore::open(&dir.path().join("l2")).expect("store");
+        genesis().init_store(&store).expect("genesis");
+        Self { store, _dir: dir }
+    }
+
+    /// The next `count` empty blocks on the builder's head; the claim of block `lie_at` (an
+    /// index in the batch) has a wrong state root. The builder keeps the honest blocks.
+    fn batch(&self, id: u64, count: usize, lie_at: Option<usize>) -> Proposal {
+        let head = self.store.head().expect("head").expect("initialised");
+        let mut blocks = Vec::new();
+        let mut claimed = Vec::new();
+        for i in 0..count as u64 {
+            let number = head.number + 1 + i;
+            let inputs = BlockInputs {
+                number,
+                timestamp: GENESIS_TIMESTAMP + 12 * number,
+                fee_recipient: Address::repeat_byte(0xfe),
+                prev_randao: B256::with_last_byte(number as u8),
+                gas_limit: 30_000_000,
+                base_fee: 1_000_000_000,
+                l1_anchor: B256::ZERO,
+                transactions: Vec::new(),
+            };
+            let block = L2Block::new(inputs.clone()).expect("block");
+            let pending = execute_on_store(&self.store, &rules(), &block).expect("execute");
+            let mut checkpoint = Checkpoint {
+                input_commitment: block.input_commitment,
+                post_state_root: pending.post_state_root,
+                gas_used: pending.outcome.gas_used,
+            };
+            pending.commit(&self.store).expect("commit");
+            if lie_at == Some(i as usize) {
+                checkpoint.post_state_root = B256::repeat_byte(0x11);
+            }
+            blocks.push(Bytes::from(inputs.encode().expect("encode")));
+            claimed.push(to_sol(&checkpoint));
+        }
+        let last = self.store.head().expect("head").expect("initialised");
+        let proposed = BatchProposed {
+            batchId: id,
+            parent: id - 1,
+            proposer: Address::ZERO,
+            firstBlock: head.number + 1,
+            blockCount: count as u64,
+            lastBlockHash: last.hash,
+            lastStateRoot: claimed.last().map_or(B256::ZERO, |c| c.postStateRoot),
+            checkpointsHash: keccak256(claimed.abi_encode()),
+        }
+        .encode_log_data();
+        let data = BatchData { batchId: id, blocks, checkpoints: claimed }.encode_log_data();
+        Proposal { proposed, data }
+    }
+
+    /// Forgets the blocks after L2 block `number` (the proposer's view after an L1 reorg).
+    fn rewind_to(&self, number: u64) {
+        self.store.rollback_to(number).expect("rollback");
+    }
+}
+
+/// Puts `proposal` on L1 in block `number`, transaction `tx` (both logs, as the contract emits).
+fn propose(l1: &FakeL1, number: u64, tx: u8, proposal: &Proposal) {
+    l1.push(number, tx, proposal.data.clone());
+    l1.push(number, tx, proposal.proposed.clone());
+}
+
+fn step_ok(result: Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError>) -> Vec<Finding> {
+    match result {
+        Ok((findings, _, _)) => findings,
+        Err(err) => panic!("step failed: {err}"),
+    }
+}
+
+fn checked(findings: &[Finding]) -> Vec<(u64, Verdict)> {
+    findings
+        .iter()
+        .filter_map(|f| match f {
+            Finding::Checked(r) => Some((r.id, r.verdict.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn l2_head(w: &Watcher<FakeL1>) -> u64 {
+    w.store.head().expect("head").expect("initialised").number
+}
+
+fn incomplete(result: Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError>) -> Incomplete {
     match result {
         Err(WatchError::Incomplete(reason)) => reason,
         other => panic!("expected an incomplete answer, got {other:?}"),
@@ -108,26 +310,29 @@ fn incomplete(result: Result<(Vec<Finding>, Option<u64>, BlockRef), WatchError>)
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn fewer_batches_in_the_logs_than_on_l1_are_never_committed() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = FakeL1 { head: 5, batch_count: 1, ..FakeL1::default() };
+    let l1 = FakeL1 { batch_count: Some(1), ..FakeL1::with_head(5) };
     let mut w = watcher(l1, dir.path());
     let reason = incomplete(w.step().await);
-    assert!(reason.contains("holds 1 batches at L1 block 5, the logs showed 0"), "{reason}");
+    assert!(
+        matches!(reason, Incomplete::CountMismatch { block: 5, on_l1: 1, seen: 0 }),
+        "{reason}"
+    );
     assert_eq!(w.db().cursor().expect("cursor"), None, "the range is read again");
-    assert_eq!(w.source().distrusted.load(Ordering::Relaxed), 1);
+    assert_eq!(w.source().distrusted(), 1);
     // Again at the next poll: still not committed, still distrusted.
     incomplete(w.step().await);
-    assert_eq!(w.source().distrusted.load(Ordering::Relaxed), 2);
+    assert_eq!(w.source().distrusted(), 2);
     assert_eq!(w.db().cursor().expect("cursor"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_batch_id_after_a_gap_is_an_incomplete_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = FakeL1 { head: 5, batch_count: 2, ..FakeL1::default() };
+    let l1 = FakeL1 { batch_count: Some(2), ..FakeL1::with_head(5) };
     l1.logs.lock().expect("logs").push(log(3, 2, proposed(2)));
     let mut w = watcher(l1, dir.path());
     let reason = incomplete(w.step().await);
-    assert!(reason.contains("batch 2 proposed, but the last batch seen is 0"), "{reason}");
+    assert!(matches!(reason, Incomplete::IdGap { id: 2, last: 0 }), "{reason}");
     assert_eq!(w.db().last_batch_id().expect("last"), None, "nothing recorded");
     assert_eq!(w.db().cursor().expect("cursor"), None);
 }
@@ -135,11 +340,11 @@ async fn a_batch_id_after_a_gap_is_an_incomplete_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_proposal_without_its_batch_data_is_an_incomplete_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = FakeL1 { head: 5, batch_count: 1, ..FakeL1::default() };
+    let l1 = FakeL1::with_head(5);
     l1.logs.lock().expect("logs").push(log(3, 1, proposed(1)));
     let mut w = watcher(l1, dir.path());
     let reason = incomplete(w.step().await);
-    assert!(reason.contains("without its BatchData log"), "{reason}");
+    assert!(matches!(reason, Incomplete::BatchDataMissing { batch: 1, .. }), "{reason}");
     assert_eq!(w.db().batch(1).expect("read"), None);
     assert_eq!(w.db().cursor().expect("cursor"), None);
 }
@@ -147,7 +352,7 @@ async fn a_proposal_without_its_batch_data_is_an_incomplete_answer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn batch_data_that_disagrees_with_its_event_is_an_incomplete_answer() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = FakeL1 { head: 5, batch_count: 1, ..FakeL1::default() };
+    let l1 = FakeL1::with_head(5);
     // Two blocks in the data, one in the event: an endpoint answering with another batch's data.
     let data = BatchData {
         batchId: 1,
@@ -161,20 +366,26 @@ async fn batch_data_that_disagrees_with_its_event_is_an_incomplete_answer() {
     }
     let mut w = watcher(l1, dir.path());
     let reason = incomplete(w.step().await);
-    assert!(reason.contains("BatchData holds 2 blocks and 2 checkpoints"), "{reason}");
+    assert!(
+        matches!(
+            reason,
+            Incomplete::BatchDataMismatch { batch: 1, blocks: 2, checkpoints: 2, proposed: 1 }
+        ),
+        "{reason}"
+    );
     assert_eq!(w.db().cursor().expect("cursor"), None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
 async fn a_complete_empty_range_moves_the_cursor() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let l1 = FakeL1 { head: 5, batch_count: 0, ..FakeL1::default() };
+    let l1 = FakeL1::with_head(5);
     let mut w = watcher(l1, dir.path());
     let (findings, processed, _) = w.step().await.expect("step");
     assert!(findings.is_empty());
     assert_eq!(processed, Some(5));
     assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(5));
-    assert_eq!(w.source().distrusted.load(Ordering::Relaxed), 0);
+    assert_eq!(w.source().distrusted(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -203,4 +414,207 @@ async fn only_batches_that_cannot_fall_with_a_lie_raise_the_unverifiable_alarm()
     assert_eq!(alarm(5), Some(true), "built on a batch nobody here could check");
     assert_eq!(alarm(6), Some(true));
     assert_eq!(alarm(9), Some(true), "built on a batch never seen");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_reorg_above_the_cursor_is_never_seen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(10);
+    // Batch 1 lands in block 9, not yet 2 blocks deep: the watcher does not act on it.
+    propose(&l1, 9, 1, &builder.batch(1, 1, None));
+    let mut w = watcher_with(l1, dir.path(), 2);
+    let findings = step_ok(w.step().await);
+    assert!(findings.is_empty(), "{findings:?}");
+    assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(8));
+    // A reorg from block 9 drops it; L1 goes on to block 12 without it.
+    w.source().reorg(9);
+    w.source().head.store(12, Ordering::Relaxed);
+    builder.rewind_to(0);
+    let findings = step_ok(w.step().await);
+    assert!(findings.is_empty(), "no reorg below the cursor, no batch: {findings:?}");
+    let cursor = w.db().cursor().expect("cursor").expect("a cursor");
+    assert_eq!(cursor.number, 10);
+    assert_eq!(cursor.hash, w.source().hash(10), "the cursor is on the new chain");
+    assert_eq!(w.db().last_batch_id().expect("last"), None);
+    assert_eq!(l2_head(&w), 0);
+    assert_eq!(w.source().distrusted(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_reorg_below_a_processed_batch_reads_it_again_and_redoes_its_verdict() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(5);
+    propose(&l1, 3, 1, &builder.batch(1, 2, None));
+    let mut w = watcher(l1, dir.path());
+    let findings = step_ok(w.step().await);
+    assert_eq!(checked(&findings), vec![(1, Verdict::Valid)]);
+    assert_eq!(l2_head(&w), 2);
+    // The reorg replaces blocks 2.. ; on the new chain batch 1 (the same blocks) lies about
+    // its second block and lands in block 4, in another transaction.
+    w.source().reorg(2);
+    builder.rewind_to(0);
+    let lying = builder.batch(1, 2, Some(1));
+    propose(w.source(), 4, 2, &lying);
+    let findings = step_ok(w.step().await);
+    let Some(Finding::Reorg { from, to, dropped }) = findings.first() else {
+        panic!("the reorg comes first: {findings:?}");
+    };
+    assert_eq!((*from, dropped.as_slice()), (5, &[1][..]));
+    assert!(*to < 2, "rewound below the fork point, to {to}");
+    assert_eq!(checked(&findings), vec![(1, Verdict::Invalid { index: 1 })]);
+    let lie = findings.iter().find_map(|f| match f {
+        Finding::Lie(lie) => Some(lie),
+        _ => None,
+    });
+    let lie = lie.expect("the lie is found on the new chain");
+    assert_eq!((lie.batch_id, lie.index, lie.l1_block), (1, 1, 4));
+    let record = w.db().batch(1).expect("read").expect("recorded");
+    assert_eq!(record.tx_hash, B256::repeat_byte(2));
+    assert_eq!(record.l1_block_hash, w.source().hash(4));
+    // The L2 state holds the true chain: block 1, not the block whose claim is a lie.
+    assert_eq!(l2_head(&w), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_reorg_that_removes_a_batch_drops_its_record_and_rolls_the_l2_state_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(4);
+    propose(&l1, 2, 1, &builder.batch(1, 1, None));
+    propose(&l1, 3, 2, &builder.batch(2, 2, None));
+    let mut w = watcher(l1, dir.path());
+    let findings = step_ok(w.step().await);
+    assert_eq!(checked(&findings), vec![(1, Verdict::Valid), (2, Verdict::Valid)]);
+    assert_eq!(l2_head(&w), 3);
+    // The reorg takes block 3 and batch 2's logs with it.
+    w.source().reorg(3);
+    w.source().head.store(6, Ordering::Relaxed);
+    let findings = step_ok(w.step().await);
+    assert!(
+        matches!(findings.as_slice(), [Finding::Reorg { from: 4, dropped, .. }] if dropped == &[2]),
+        "{findings:?}"
+    );
+    assert_eq!(w.db().batch(2).expect("read"), None);
+    assert!(w.db().batch(1).expect("read").is_some(), "batch 1 was before the fork");
+    assert_eq!(l2_head(&w), 1, "back to batch 1's last block");
+    assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(6));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_answer_missing_a_batch_data_log_after_a_reorg_is_read_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(4);
+    propose(&l1, 2, 1, &builder.batch(1, 1, None));
+    let mut w = watcher(l1, dir.path());
+    step_ok(w.step().await);
+    // The reorg moves batch 1 to block 3; the endpoint's first answer about the new chain
+    // leaves the BatchData log out.
+    w.source().reorg(2);
+    builder.rewind_to(0);
+    propose(w.source(), 3, 2, &builder.batch(1, 1, None));
+    w.source().hidden_data.store(1, Ordering::Relaxed);
+    let err = w.step().await.expect_err("an incomplete answer");
+    assert!(
+        matches!(err, WatchError::Incomplete(Incomplete::BatchDataMissing { batch: 1, .. })),
+        "{err}"
+    );
+    assert_eq!(err.severity(), Severity::Rewind);
+    assert_eq!(w.source().distrusted(), 1);
+    assert_eq!(w.db().batch(1).expect("read"), None, "nothing of the new chain committed");
+    // The rewind itself was committed: the cursor is at the common ancestor, and the next
+    // answer is complete.
+    let cursor = w.db().cursor().expect("cursor").expect("a cursor");
+    assert!(cursor.number < 2, "{cursor:?}");
+    let findings = step_ok(w.step().await);
+    assert_eq!(checked(&findings), vec![(1, Verdict::Valid)], "and no second reorg: {findings:?}");
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(w.db().batch(1).expect("read").map(|r| r.l1_block), Some(3));
+    assert_eq!(l2_head(&w), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_reorg_deeper_than_the_confirmation_depth_rewinds_to_the_common_ancestor() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(12);
+    propose(&l1, 3, 1, &builder.batch(1, 1, None));
+    propose(&l1, 6, 2, &builder.batch(2, 1, None));
+    let mut w = watcher_with(l1, dir.path(), 2);
+    let findings = step_ok(w.step().await);
+    assert_eq!(checked(&findings), vec![(1, Verdict::Valid), (2, Verdict::Valid)]);
+    assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(10));
+    // Eight blocks replaced with 2 confirmations: batch 2 goes, and comes back as a lie.
+    w.source().reorg(5);
+    w.source().head.store(14, Ordering::Relaxed);
+    builder.rewind_to(1);
+    propose(w.source(), 7, 3, &builder.batch(2, 1, Some(0)));
+    let findings = step_ok(w.step().await);
+    let Some(Finding::Reorg { from, to, dropped }) = findings.first() else {
+        panic!("the reorg comes first: {findings:?}");
+    };
+    assert_eq!((*from, dropped.as_slice()), (10, &[2][..]));
+    // Block 3 (batch 1's) is the newest block the watcher stored that L1 still has.
+    assert_eq!(*to, 3);
+    assert_eq!(checked(&findings), vec![(2, Verdict::Invalid { index: 0 })]);
+    let one = w.db().batch(1).expect("read").expect("kept");
+    assert_eq!(one.verdict, Verdict::Valid, "batch 1, before the fork, is untouched");
+    assert_eq!(l2_head(&w), 1, "the L2 state stops before batch 2's lie");
+    assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(12));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn an_endpoint_that_answers_inconsistently_is_distrusted_and_the_range_read_again() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(5);
+    propose(&l1, 3, 1, &builder.batch(1, 1, None));
+    // Two answers whose logs are of blocks L1 does not have (an endpoint behind a reorg).
+    l1.stale_answers.store(2, Ordering::Relaxed);
+    let mut w = watcher(l1, dir.path());
+    for attempt in 1..=2 {
+        let err = w.step().await.expect_err("an inconsistent answer");
+        assert!(
+            matches!(err, WatchError::Inconsistent(Inconsistent::BlockChanged { number: 3 })),
+            "{err}"
+        );
+        assert_eq!(err.severity(), Severity::Rewind);
+        assert_eq!(w.source().distrusted(), attempt);
+        assert_eq!(w.db().cursor().expect("cursor"), None, "nothing committed");
+        assert_eq!(w.db().batch(1).expect("read"), None);
+    }
+    // The next endpoint answers consistently: the batch is read and checked once.
+    let findings = step_ok(w.step().await);
+    assert_eq!(checked(&findings), vec![(1, Verdict::Valid)]);
+    assert_eq!(w.source().distrusted(), 2, "a good answer distrusts nobody");
+    assert_eq!(w.db().cursor().expect("cursor").map(|c| c.number), Some(5));
+    assert_eq!(l2_head(&w), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn a_store_behind_the_records_is_fatal() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(5);
+    // Batch 1 claims to start at L2 block 2 (as if block 1 had been lost locally).
+    builder.batch(1, 1, None);
+    let batch = builder.batch(1, 1, None);
+    propose(&l1, 3, 1, &batch);
+    let mut w = watcher(l1, dir.path());
+    let err = w.step().await.expect_err("the store is behind");
+    assert!(
+        matches!(
+            err,
+            WatchError::Inconsistent(Inconsistent::L2Behind {
+                batch: 1,
+                first_block: 2,
+                l2_head: 0
+            })
+        ),
+        "{err}"
+    );
+    assert_eq!(err.severity(), Severity::Fatal);
+    assert_eq!(w.source().distrusted(), 0, "not the endpoint's fault");
 }

@@ -213,7 +213,7 @@ impl AnvilRollup {
 /// A running daemon and what it reported.
 pub struct Watching {
     stop: watch::Sender<bool>,
-    handle: tokio::task::JoinHandle<()>,
+    handle: tokio::task::JoinHandle<Result<(), native_challenger::daemon::DaemonError>>,
     events: mpsc::UnboundedReceiver<Event>,
     pub seen: Vec<Event>,
 }

@@ -31,7 +31,7 @@ pub struct E2e {
 /// A running daemon and what it reports.
 pub struct Running {
     pub stop: watch::Sender<bool>,
-    pub handle: tokio::task::JoinHandle<()>,
+    pub handle: tokio::task::JoinHandle<Result<(), native_challenger::daemon::DaemonError>>,
     pub events: mpsc::UnboundedReceiver<Event>,
     pub seen: Vec<Event>,
 }

@@ -2,7 +2,9 @@
 //! prices fees from the node, estimates gas before taking a nonce, bumps the fees of a
 //! transaction that is not mined in time (same nonce, at least +10% as geth and reth require,
 //! so the replacement is not refused as underpriced), re-broadcasts a transaction a reorg
-//! dropped, and waits for the configured confirmations.
+//! dropped, and waits for the configured confirmations. Nonces come from one sequence shared
+//! by every clone (several intents may send at once), and broadcasts fail over across the
+//! configured endpoints: the next one is tried when one refuses or does not answer in time.
 //!
 //! Input: calls to make. Output: [`SentTx`] records the caller persists before and after each
 //! broadcast (so a restart re-broadcasts instead of sending twice), and receipts.
@@ -17,7 +19,9 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 /// How transactions are sent and followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub struct TxPolicy {
     pub poll: Duration,
     /// Give up waiting after this long (the caller decides what next).
     pub timeout: Duration,
+    /// Wait this long for one endpoint to answer a broadcast before trying the next.
+    pub send_timeout: Duration,
 }
 
 impl Default for TxPolicy {
@@ -44,6 +50,7 @@ impl Default for TxPolicy {
             max_fee_per_gas: 500_000_000_000,
             poll: Duration::from_millis(500),
             timeout: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -85,8 +92,8 @@ mod decimal {
 pub enum TxError {
     #[error(transparent)]
     Rollup(#[from] RollupError),
-    #[error("transaction {tx} was mined and failed")]
-    Reverted { tx: B256, receipt: Box<TransactionReceipt> },
+    #[error("transaction {tx} was mined in block {block} and failed")]
+    Reverted { tx: B256, block: u64 },
     #[error("nonce {nonce} was used by another transaction")]
     Replaced { nonce: u64 },
     #[error("not mined within {0:?}")]
@@ -116,13 +123,27 @@ fn is_underpriced(err: &TxError) -> bool {
         .any(|needle| text.contains(needle))
 }
 
+/// Whether a node's refusal means it has the transaction already (or one with its nonce was
+/// mined): sent, as far as broadcasting goes.
+fn is_known(text: &str) -> bool {
+    let text = text.to_lowercase();
+    ["already known", "nonce too low", "already imported", "known transaction"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
 /// The transaction manager. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct TxManager {
     provider: DynProvider,
+    /// Where broadcasts go, in order of preference (the first is `provider`'s endpoint).
+    endpoints: Vec<DynProvider>,
     signer: TxKey,
     chain_id: u64,
     policy: TxPolicy,
+    /// The next nonce this manager hands out, shared by its clones (`None` until the first
+    /// transaction: then the node's pending count).
+    next_nonce: Arc<Mutex<Option<u64>>>,
 }
 
 impl TxManager {
@@ -132,7 +153,20 @@ impl TxManager {
         chain_id: u64,
         policy: TxPolicy,
     ) -> Self {
-        Self { provider, signer: signer.into(), chain_id, policy }
+        Self {
+            endpoints: vec![provider.clone()],
+            provider,
+            signer: signer.into(),
+            chain_id,
+            policy,
+            next_nonce: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// Broadcasts to `fallbacks` too, in order, when the endpoints before refuse or time out.
+    pub fn with_fallbacks(mut self, fallbacks: impl IntoIterator<Item = DynProvider>) -> Self {
+        self.endpoints.extend(fallbacks);
+        self
     }
 
     pub fn address(&self) -> Address {
@@ -147,6 +181,12 @@ impl TxManager {
         &self.policy
     }
 
+    /// Takes the next nonce from the node's pending count again (after a prepared transaction
+    /// was never broadcast).
+    pub async fn forget_nonce(&self) {
+        *self.next_nonce.lock().await = None;
+    }
+
     /// Estimates, prices and signs a call with the account's next nonce; sends nothing. A
     /// refusal by the contract comes back decoded, before any nonce is used.
     pub async fn prepare(&self, to: Address, data: Bytes, value: U256) -> Result<SentTx, TxError> {
@@ -158,9 +198,13 @@ impl TxManager {
             .with_value(value);
         let estimate = self.provider.estimate_gas(request).await.map_err(RollupError::from)?;
         let gas = crate::rollup::client::with_margin(estimate);
-        let nonce =
-            self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
         let (max_fee, tip) = self.fees().await?;
+        // One nonce sequence for every intent sending at once: held from reading the node's
+        // count until the transaction is signed, and the next one taken past both.
+        let mut next = self.next_nonce.lock().await;
+        let pending =
+            self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
+        let nonce = next.map_or(pending, |n| n.max(pending));
         let mut tx = SentTx {
             to,
             data,
@@ -173,6 +217,7 @@ impl TxManager {
             raw: Bytes::new(),
         };
         self.sign(&mut tx).await?;
+        *next = Some(nonce + 1);
         Ok(tx)
     }
 
@@ -212,22 +257,29 @@ impl TxManager {
         Ok(())
     }
 
-    /// Broadcasts the newest version. "Already known" and "nonce too low" are not errors here:
-    /// [`Self::confirm`] finds out what happened from receipts.
+    /// Broadcasts the newest version, to each endpoint in turn until one takes it. "Already
+    /// known" and "nonce too low" count as taken: [`Self::confirm`] finds out what happened
+    /// from receipts. Every endpoint refusing or timing out returns the last refusal.
     pub async fn broadcast(&self, tx: &SentTx) -> Result<(), TxError> {
-        match self.provider.send_raw_transaction(&tx.raw).await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let text = err.to_string().to_lowercase();
-                if text.contains("already known")
-                    || text.contains("nonce too low")
-                    || text.contains("already imported")
-                {
-                    return Ok(());
-                }
-                Err(TxError::Rollup(RollupError::from(err)))
+        let mut last = None;
+        for (index, endpoint) in self.endpoints.iter().enumerate() {
+            let sent = tokio::time::timeout(
+                self.policy.send_timeout,
+                endpoint.send_raw_transaction(&tx.raw),
+            )
+            .await;
+            let err = match sent {
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(err)) if is_known(&err.to_string()) => return Ok(()),
+                Ok(Err(err)) => TxError::Rollup(RollupError::from(err)),
+                Err(_) => TxError::Timeout(self.policy.send_timeout),
+            };
+            if index + 1 < self.endpoints.len() {
+                tracing::warn!(target: "native_challenger::submitter", endpoint = index, %err, nonce = tx.nonce, "broadcast failed; trying the next endpoint");
             }
+            last = Some(err);
         }
+        Err(last.unwrap_or_else(|| TxError::Rollup(RollupError::Unexpected("no endpoint".into()))))
     }
 
     /// Re-signs with fees raised by the policy's bump (same nonce).
@@ -302,7 +354,7 @@ impl TxManager {
                     if !receipt.status() {
                         return Err(TxError::Reverted {
                             tx: receipt.transaction_hash,
-                            receipt: Box::new(receipt),
+                            block: receipt.block_number.unwrap_or_default(),
                         });
                     }
                     return Ok(receipt);
@@ -383,7 +435,11 @@ impl TxManager {
     ) -> Result<TransactionReceipt, TxError> {
         let mut tx = self.prepare(to, data, value).await?;
         persist(&tx);
-        self.broadcast(&tx).await?;
+        if let Err(err) = self.broadcast(&tx).await {
+            // Nobody has it: its nonce must not stay taken, or every later one waits behind it.
+            self.forget_nonce().await;
+            return Err(err);
+        }
         self.confirm(&mut tx, persist).await
     }
 }

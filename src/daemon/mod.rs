@@ -4,8 +4,9 @@
 //! (challenges), metrics and logs, and [`Event`]s for embedders (the demo, tests). The watcher
 //! loop: one watcher step per poll (replay, findings); every lie goes through a bounded queue
 //! to the submitter task or, watch-only, raises an alarm. The submitter task: plans each lie
-//! (self-check, budgets, expected value), advances every unfinished intent (commit, reveal)
-//! at each poll, and checks the balance against its alarm. At start, in challenge mode, the
+//! (self-check, budgets, expected value), starts advancing every unfinished intent (commit,
+//! reveal) at each poll, each in a task of its own with a bound on how many run at once, and
+//! checks the balance against its alarm. At start, in challenge mode, the
 //! contract's window is checked against the configured confirmations and L1's block time
 //! ([`params`]). A failed step is logged and retried at the next poll; the daemon never
 //! panics on what L1 sends it.

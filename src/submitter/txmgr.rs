@@ -141,9 +141,35 @@ pub struct TxManager {
     signer: TxKey,
     chain_id: u64,
     policy: TxPolicy,
-    /// The next nonce this manager hands out, shared by its clones (`None` until the first
-    /// transaction: then the node's pending count).
-    next_nonce: Arc<Mutex<Option<u64>>>,
+    /// The nonces this manager hands out, shared by its clones.
+    nonces: Arc<Mutex<Nonces>>,
+}
+
+/// One account's nonce sequence across the intents sending at once.
+#[derive(Debug, Default)]
+struct Nonces {
+    /// The next nonce to hand out (`None` until the first transaction, or after a reset).
+    next: Option<u64>,
+    /// Nonces handed out and not yet taken by any endpoint, with when.
+    unsent: std::collections::BTreeMap<u64, Instant>,
+}
+
+impl Nonces {
+    /// The nonce for a new transaction, given the node's mined (`latest`) and `pending`
+    /// counts. Past the sequence's own next nonce while transactions of ours are in flight;
+    /// the node's count when it holds nothing of ours and nothing handed out is waiting to be
+    /// sent (a nonce handed out and never sent, older than `abandoned`, no longer counts: the
+    /// gap it left is filled instead of holding up every later transaction).
+    fn take(&mut self, latest: u64, pending: u64, abandoned: Duration) -> u64 {
+        self.unsent.retain(|nonce, at| *nonce >= latest && at.elapsed() < abandoned);
+        let nonce = match self.next {
+            Some(next) if pending > latest || !self.unsent.is_empty() => next.max(pending),
+            _ => pending,
+        };
+        self.next = Some(nonce + 1);
+        self.unsent.insert(nonce, Instant::now());
+        nonce
+    }
 }
 
 impl TxManager {
@@ -159,7 +185,7 @@ impl TxManager {
             signer: signer.into(),
             chain_id,
             policy,
-            next_nonce: Arc::new(Mutex::new(None)),
+            nonces: Arc::default(),
         }
     }
 
@@ -181,12 +207,6 @@ impl TxManager {
         &self.policy
     }
 
-    /// Takes the next nonce from the node's pending count again (after a prepared transaction
-    /// was never broadcast).
-    pub async fn forget_nonce(&self) {
-        *self.next_nonce.lock().await = None;
-    }
-
     /// Estimates, prices and signs a call with the account's next nonce; sends nothing. A
     /// refusal by the contract comes back decoded, before any nonce is used.
     pub async fn prepare(&self, to: Address, data: Bytes, value: U256) -> Result<SentTx, TxError> {
@@ -200,11 +220,13 @@ impl TxManager {
         let gas = crate::rollup::client::with_margin(estimate);
         let (max_fee, tip) = self.fees().await?;
         // One nonce sequence for every intent sending at once: held from reading the node's
-        // count until the transaction is signed, and the next one taken past both.
-        let mut next = self.next_nonce.lock().await;
+        // counts until the transaction is signed ([`Nonces::take`]).
+        let mut nonces = self.nonces.lock().await;
+        let latest = self.provider.get_transaction_count(from).await.map_err(RollupError::from)?;
         let pending =
             self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
-        let nonce = next.map_or(pending, |n| n.max(pending));
+        let nonce =
+            nonces.take(latest, pending, self.policy.resubmit_after.max(self.policy.send_timeout));
         let mut tx = SentTx {
             to,
             data,
@@ -216,8 +238,11 @@ impl TxManager {
             hashes: Vec::new(),
             raw: Bytes::new(),
         };
-        self.sign(&mut tx).await?;
-        *next = Some(nonce + 1);
+        if let Err(err) = self.sign(&mut tx).await {
+            nonces.unsent.remove(&nonce);
+            nonces.next = Some(nonce);
+            return Err(err);
+        }
         Ok(tx)
     }
 
@@ -269,8 +294,8 @@ impl TxManager {
             )
             .await;
             let err = match sent {
-                Ok(Ok(_)) => return Ok(()),
-                Ok(Err(err)) if is_known(&err.to_string()) => return Ok(()),
+                Ok(Ok(_)) => return self.sent(tx).await,
+                Ok(Err(err)) if is_known(&err.to_string()) => return self.sent(tx).await,
                 Ok(Err(err)) => TxError::Rollup(RollupError::from(err)),
                 Err(_) => TxError::Timeout(self.policy.send_timeout),
             };
@@ -280,6 +305,12 @@ impl TxManager {
             last = Some(err);
         }
         Err(last.unwrap_or_else(|| TxError::Rollup(RollupError::Unexpected("no endpoint".into()))))
+    }
+
+    /// An endpoint took `tx`: its nonce is no longer waiting to be sent.
+    async fn sent(&self, tx: &SentTx) -> Result<(), TxError> {
+        self.nonces.lock().await.unsent.remove(&tx.nonce);
+        Ok(())
     }
 
     /// Re-signs with fees raised by the policy's bump (same nonce).
@@ -435,11 +466,7 @@ impl TxManager {
     ) -> Result<TransactionReceipt, TxError> {
         let mut tx = self.prepare(to, data, value).await?;
         persist(&tx);
-        if let Err(err) = self.broadcast(&tx).await {
-            // Nobody has it: its nonce must not stay taken, or every later one waits behind it.
-            self.forget_nonce().await;
-            return Err(err);
-        }
+        self.broadcast(&tx).await?;
         self.confirm(&mut tx, persist).await
     }
 }
@@ -447,6 +474,33 @@ impl TxManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ABANDONED: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn concurrent_senders_get_consecutive_nonces_past_the_node_count() {
+        let mut nonces = Nonces::default();
+        // Nothing of ours known: the node's count; then, before the node has seen either
+        // transaction, the sequence goes on past it.
+        assert_eq!(nonces.take(5, 5, ABANDONED), 5);
+        assert_eq!(nonces.take(5, 5, ABANDONED), 6);
+        assert_eq!(nonces.take(5, 6, ABANDONED), 7);
+        // Transactions sent by someone else with this key: past the node's count.
+        assert_eq!(nonces.take(5, 10, ABANDONED), 10);
+    }
+
+    #[test]
+    fn a_nonce_never_sent_leaves_no_gap_once_abandoned() {
+        let mut nonces = Nonces::default();
+        assert_eq!(nonces.take(3, 3, ABANDONED), 3);
+        // Sent and mined.
+        nonces.unsent.remove(&3);
+        assert_eq!(nonces.take(4, 4, ABANDONED), 4);
+        // 4 is never sent: still waiting to be sent, the next is 5 ...
+        assert_eq!(nonces.take(4, 4, ABANDONED), 5);
+        // ... but once abandoned, with nothing of ours at the node, the gap is filled.
+        assert_eq!(nonces.take(4, 4, Duration::ZERO), 4);
+    }
 
     #[test]
     fn a_sent_transaction_survives_its_json_record() {

@@ -142,6 +142,12 @@ pub struct ChallengerConfig {
     /// Alarm when the account's balance falls below this many wei.
     #[serde(default = "default_min_balance")]
     pub min_balance_wei: u128,
+    /// The most challenges advanced at once (each waits for its receipts on its own).
+    #[serde(default = "default_concurrency")]
+    pub max_concurrent_intents: usize,
+    /// Seconds one `[l1] rpc` endpoint has to take a broadcast before the next is tried.
+    #[serde(default = "default_send_timeout")]
+    pub send_timeout_secs: u64,
 }
 
 impl Default for ChallengerConfig {
@@ -163,6 +169,8 @@ impl Default for ChallengerConfig {
             max_fee_gwei: default_max_fee(),
             max_tx_size: default_tx_size(),
             min_balance_wei: default_min_balance(),
+            max_concurrent_intents: default_concurrency(),
+            send_timeout_secs: default_send_timeout(),
         }
     }
 }
@@ -224,6 +232,14 @@ fn default_attempts() -> u32 {
 fn default_dev_users() -> usize {
     16
 }
+fn default_concurrency() -> usize {
+    4
+}
+
+fn default_send_timeout() -> u64 {
+    10
+}
+
 fn default_resubmit() -> u64 {
     24
 }
@@ -342,6 +358,14 @@ impl Config {
             return Err(ConfigError::Challenger(
                 "fee_bump_percent must be at least 10 (nodes refuse smaller replacements)".into(),
             ));
+        }
+        if c.max_concurrent_intents == 0 {
+            return Err(ConfigError::Challenger(
+                "max_concurrent_intents must be at least 1".into(),
+            ));
+        }
+        if c.send_timeout_secs == 0 {
+            return Err(ConfigError::Challenger("send_timeout_secs must be at least 1".into()));
         }
         if let Some(listen) = &self.metrics.listen {
             listen

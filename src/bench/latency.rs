@@ -134,7 +134,7 @@ async fn measure(blocks: usize) -> Result<LatencyRow> {
     let chain_id = node.chain_id;
     let tx = TxManager::new(reader.clone(), challenger_key, chain_id, TxPolicy::default());
     let window = client.read(&NativeRollup::CHALLENGE_WINDOWCall {}).await?;
-    let submitter = Submitter::new(
+    let submitter = Submitter::over_rpc(
         tx.clone(),
         client.address(),
         db,

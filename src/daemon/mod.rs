@@ -4,8 +4,9 @@
 //! (challenges), metrics and logs, and [`Event`]s for embedders (the demo, tests). The watcher
 //! loop: one watcher step per poll (replay, findings); every lie goes through a bounded queue
 //! to the submitter task or, watch-only, raises an alarm. The submitter task: plans each lie
-//! (self-check, budgets, expected value), advances every unfinished intent (commit, reveal)
-//! at each poll, and checks the balance against its alarm. At start, in challenge mode, the
+//! (self-check, budgets, expected value), starts advancing every unfinished intent (commit,
+//! reveal) at each poll, each in a task of its own with a bound on how many run at once, and
+//! checks the balance against its alarm. At start, in challenge mode, the
 //! contract's window is checked against the configured confirmations and L1's block time
 //! ([`params`]). A failed step is acted on by its [`Severity`]: retried after a backoff,
 //! read again from the next endpoint (rewind), or, fatal, the daemon stops with the error; a
@@ -24,7 +25,7 @@ use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
 use crate::rollup::{L2Genesis, NativeRollup, dev_users};
 use crate::severity::{self, Classify, Recurrence, Recurring, Severity, Transition};
-use crate::submitter::{Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
+use crate::submitter::{Advancing, Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
 use crate::watcher::{
     BatchState, Finding, Lie, RetryPolicy, RpcSource, WatchConfig, WatchDb, WatchError, Watcher,
 };
@@ -98,6 +99,8 @@ pub struct Daemon {
     rules: ChainRules,
     poll: Duration,
     min_balance: u128,
+    /// The most intents advanced at once (`[challenger] max_concurrent_intents`).
+    concurrency: usize,
     events: Option<mpsc::UnboundedSender<Event>>,
     /// What `/status` and `/healthz` report ([`status`]).
     status: status::StatusHandle,
@@ -224,6 +227,7 @@ impl Daemon {
             rules,
             poll,
             min_balance: config.challenger.min_balance_wei,
+            concurrency: config.challenger.max_concurrent_intents,
             events: None,
             status,
             endpoint,
@@ -258,6 +262,7 @@ impl Daemon {
                 rules: self.rules.clone(),
                 poll: self.poll,
                 min_balance: self.min_balance,
+                concurrency: self.concurrency,
                 events: self.events.clone(),
                 status: self.status.clone(),
             };
@@ -418,23 +423,26 @@ impl Daemon {
     }
 }
 
-/// The submitter's own task: takes the lies the watcher queues and advances every open
-/// intent at each poll.
+/// The submitter's own task: takes the lies the watcher queues and, at each poll, starts
+/// advancing every open intent not already in flight, each in a task of its own with at most
+/// `[challenger] max_concurrent_intents` at once ([`Advancing`]): a challenge waiting for a
+/// receipt never holds up another. Shutdown cancels the advances at their next await point.
 struct SubmitTask {
     submitter: Submitter,
     rules: ChainRules,
     poll: Duration,
     min_balance: u128,
+    concurrency: usize,
     events: Option<mpsc::UnboundedSender<Event>>,
     status: status::StatusHandle,
 }
 
 impl SubmitTask {
     async fn run(self, mut queue: mpsc::Receiver<(Lie, u64)>, mut shutdown: watch::Receiver<bool>) {
-        tokio::select! {
-            _ = shutdown.changed() => return,
-            _ = self.resume() => {}
-        }
+        let mut advancing = Advancing::new(self.concurrency);
+        self.resume(&mut advancing);
+        let mut tick = tokio::time::interval(self.poll);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if *shutdown.borrow() {
                 break;
@@ -443,18 +451,29 @@ impl SubmitTask {
                 _ = shutdown.changed() => break,
                 next = queue.recv() => match next {
                     Some((lie, descendants)) => {
-                        let intent = self.submitter.take(&self.rules, &lie, descendants).await;
+                        let intent = tokio::select! {
+                            _ = shutdown.changed() => break,
+                            intent = self.submitter.take(&self.rules, &lie, descendants) => intent,
+                        };
                         self.emit(Event::Intent(intent));
+                        self.start_open(&mut advancing);
                     }
                     None => break,
                 },
-                _ = tokio::time::sleep(self.poll) => {}
-            }
-            tokio::select! {
-                _ = shutdown.changed() => break,
-                _ = self.advance_open() => {}
+                Some((before, after)) = advancing.next(), if !advancing.is_empty() => {
+                    if after != before {
+                        self.emit(Event::Intent(after));
+                    }
+                }
+                _ = tick.tick() => {
+                    tokio::select! {
+                        _ = shutdown.changed() => break,
+                        _ = self.poll_round(&mut advancing) => {}
+                    }
+                }
             }
         }
+        advancing.shutdown().await;
     }
 
     fn emit(&self, event: Event) {
@@ -463,45 +482,42 @@ impl SubmitTask {
         }
     }
 
-    /// Advances the intents a previous run left unfinished.
-    async fn resume(&self) {
+    /// Starts the intents a previous run left unfinished.
+    fn resume(&self, advancing: &mut Advancing) {
         match self.submitter.open_intents() {
             Ok(open) => {
-                for intent in open {
+                for intent in &open {
                     tracing::info!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "resuming challenge");
-                    let intent = self.submitter.advance(intent).await;
-                    self.emit(Event::Intent(intent));
                 }
+                advancing.start(&self.submitter, open);
             }
             Err(err) => tracing::error!(target: TARGET, %err, "reading unfinished challenges"),
         }
     }
 
-    async fn advance_open(&self) {
-        let open = match self.submitter.open_intents() {
-            Ok(open) => open,
-            Err(err) => {
-                tracing::error!(target: TARGET, %err, "reading challenges");
-                return;
+    /// Starts every open intent not in flight (up to the bound).
+    fn start_open(&self, advancing: &mut Advancing) {
+        match self.submitter.open_intents() {
+            Ok(open) => {
+                advancing.start(&self.submitter, open);
             }
-        };
-        for intent in self.submitter.reopen_undone().await {
+            Err(err) => tracing::error!(target: TARGET, %err, "reading challenges"),
+        }
+    }
+
+    /// One poll: reopens convictions a reorg undid, starts the open intents, checks the
+    /// balance and reports.
+    async fn poll_round(&self, advancing: &mut Advancing) {
+        for intent in self.submitter.reopen_undone(advancing.busy()).await {
             self.emit(Event::Intent(intent));
         }
-        for intent in open {
-            let before = intent.clone();
-            let after = self.submitter.advance(intent).await;
-            if after != before {
-                self.emit(Event::Intent(after));
-            }
-        }
+        self.start_open(advancing);
         self.check_balance().await;
         self.report().await;
     }
 
     async fn check_balance(&self) {
-        let me = self.submitter.address();
-        if let Ok(balance) = self.submitter.tx_manager().provider().get_balance(me).await {
+        if let Ok(balance) = self.submitter.balance().await {
             metrics::gauge!(metrics_names::SUBMITTER_BALANCE_WEI).set(f64::from(balance));
             self.report_balance(balance);
             if balance < alloy_primitives::U256::from(self.min_balance) {
@@ -537,7 +553,17 @@ async fn submitter(
         auto_deposit: c.auto_deposit,
         auto_claim: c.auto_claim,
     };
-    let tx = TxManager::new(provider, signer, chain_id, tx_policy);
+    // Broadcasts fail over to the other endpoints, in order; reads stay on the first.
+    let mut fallbacks = Vec::new();
+    for url in l1.rpc.iter().skip(1) {
+        let fallback = ProviderBuilder::new()
+            .connect(url)
+            .await
+            .map_err(|error| DaemonError::L1 { what: "connecting to a fallback endpoint", error })?
+            .erased();
+        fallbacks.push(fallback);
+    }
+    let tx = TxManager::new(provider, signer, chain_id, tx_policy).with_fallbacks(fallbacks);
     let window = read_u64(tx.provider(), l1.rollup, NativeRollup::CHALLENGE_WINDOWCall {}).await?;
     let max_l2_gas_limit =
         read_u64(tx.provider(), l1.rollup, NativeRollup::MAX_L2_GAS_LIMITCall {}).await?;
@@ -545,7 +571,7 @@ async fn submitter(
         params::Timing::read(tx.provider(), config, window, max_l2_gas_limit, policy.budgets)
             .await?;
     timing.check()?;
-    Ok(Submitter::new(tx, l1.rollup, db, policy, window))
+    Ok(Submitter::over_rpc(tx, l1.rollup, db, policy, window))
 }
 
 /// A `uint64` view of the rollup contract.
@@ -574,6 +600,7 @@ pub fn tx_policy(config: &Config) -> TxPolicy {
         resubmit_after: Duration::from_secs(c.resubmit_after_secs),
         fee_bump_percent: c.fee_bump_percent,
         max_fee_per_gas: u128::from(c.max_fee_gwei) * 1_000_000_000,
+        send_timeout: Duration::from_secs(c.send_timeout_secs),
         ..TxPolicy::default()
     }
 }

@@ -10,13 +10,10 @@
 use super::metrics_names as names;
 use super::{Daemon, DaemonError, SubmitTask};
 use crate::config::{Config, Mode};
-use crate::rollup::NativeRollup;
 use crate::severity::Recurring;
 use crate::submitter::{Intent, Stage};
 use crate::watcher::{BatchRecord, BatchState, Finding, Verdict, WatchDb, WatchError};
 use alloy_primitives::{Address, U256};
-use alloy_provider::Provider;
-use alloy_sol_types::SolCall;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -474,13 +471,7 @@ impl SubmitTask {
     }
 
     async fn read_bond(&self) -> Option<U256> {
-        let rollup = self.status.read().status.rollup?;
-        let call = NativeRollup::challengerBondCall::new((self.submitter.address(),));
-        let request = alloy_rpc_types_eth::TransactionRequest::default()
-            .to(rollup)
-            .input(call.abi_encode().into());
-        let out = self.submitter.tx_manager().provider().call(request).await.ok()?;
-        NativeRollup::challengerBondCall::abi_decode_returns(&out).ok()
+        self.submitter.bond().await.ok()
     }
 }
 

@@ -9,11 +9,11 @@
 use super::{Intent, Refusal, Stage, Submitter, TxError, new_salt, plan, self_check};
 use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
-use crate::rollup::{NativeRollup, NativeRollupErrors, RollupError};
+use crate::rollup::{BatchStatus, NativeRollup, NativeRollupErrors, RollupError};
 use crate::watcher::Lie;
 use alloy_primitives::U256;
-use alloy_provider::Provider;
 use alloy_sol_types::SolCall;
+use std::collections::HashSet;
 
 const TARGET: &str = "native_challenger::submitter";
 /// Most steps one call of [`Submitter::advance`] takes (a commit and a reveal need four).
@@ -64,12 +64,7 @@ impl Submitter {
             return Ok(());
         }
         let reward = self.reward().await.map_err(|e| format!("reading the reward: {e}"))?;
-        let fee = self
-            .tx
-            .provider()
-            .get_gas_price()
-            .await
-            .map_err(|e| format!("reading the gas price: {e}"))?;
+        let fee = self.tx.gas_price().await.map_err(|e| format!("reading the gas price: {e}"))?;
         let cost = U256::from(l1_gas) * U256::from(fee);
         if cost > reward {
             return Err(Refusal::NotWorthIt { cost, reward }.to_string());
@@ -113,7 +108,7 @@ impl Submitter {
     async fn new_round(&self, intent: &mut Intent) {
         intent.attempts = intent.attempts.saturating_add(1);
         intent.salt = new_salt();
-        let head = self.tx.provider().get_block_number().await.unwrap_or(0);
+        let head = self.tx.head().await.unwrap_or(0);
         intent.retry_at = head + backoff_blocks(intent.attempts);
         tracing::warn!(target: TARGET, batch = intent.batch_id, attempts = intent.attempts, retry_at = intent.retry_at, "challenge round failed on chain; new salt, retrying after a backoff");
         metrics::counter!(metric::SUBMITTER_ROUNDS_FAILED).increment(1);
@@ -135,25 +130,23 @@ impl Submitter {
             Stage::Planned if head < intent.retry_at => Ok(None),
             Stage::Planned => self.commit(intent).await,
             Stage::Committing { tx } => {
+                let mut tx = tx.clone();
+                // Sent before anything else: a prepared transaction holds a nonce, and one never
+                // broadcast would hold up every later one. `confirm` re-sends (and bumps fees)
+                // when this broadcast is refused.
+                let _ = self.tx.broadcast(&tx).await;
                 // A reorg may have taken the proposal with our commitment: do not wait for
                 // confirmations of a commitment to nothing while a live lie waits behind it.
                 if let Some(reason) = self.proposal_gone(intent).await? {
                     return Ok(Some(Stage::StoodDown { reason }));
                 }
-                let mut tx = tx.clone();
-                // `confirm` re-sends (and bumps fees) when this broadcast is refused.
-                let _ = self.tx.broadcast(&tx).await;
                 let until = self.confirm_deadline(intent);
-                let receipt = self
-                    .tx
-                    .confirm_until(&mut tx, until, |t| {
-                        self.persist(&with_stage(intent, Stage::Committing { tx: t.clone() }))
-                    })
-                    .await;
+                let mut persist = |t: &super::SentTx| {
+                    self.persist(&with_stage(intent, Stage::Committing { tx: t.clone() }))
+                };
+                let receipt = self.tx.confirm_until(&mut tx, until, &mut persist).await;
                 match receipt {
-                    Ok(r) => {
-                        Ok(Some(Stage::Committed { block: r.block_number.unwrap_or_default() }))
-                    }
+                    Ok(mined) => Ok(Some(Stage::Committed { block: mined.block })),
                     // The commitment was refused on chain: a new round.
                     Err(TxError::Reverted { .. } | TxError::Replaced { .. }) => {
                         Ok(Some(Stage::Planned))
@@ -172,20 +165,22 @@ impl Submitter {
     /// again and its window is open. Checked at every poll for the intents whose window is
     /// open (one read each), whether or not the watcher has seen the reorg: a conviction can
     /// be undone before the watcher ever reached its block. Returns the reopened intents.
-    pub async fn reopen_undone(&self) -> Vec<Intent> {
+    /// Intents whose key is in `busy` (being advanced) are left alone.
+    pub async fn reopen_undone(&self, busy: &HashSet<String>) -> Vec<Intent> {
         let Ok(head) = self.head().await else { return Vec::new() };
         let Ok(intents) = self.db.intents::<Intent>() else { return Vec::new() };
         let mut reopened = Vec::new();
         for mut intent in intents {
             let ended = matches!(intent.stage, Stage::Landed { .. } | Stage::StoodDown { .. });
-            if !ended || head > intent.window_closes {
+            if !ended || head > intent.window_closes || busy.contains(&intent.key()) {
                 continue;
             }
-            let Ok(batch) = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await
-            else {
+            let Ok(batch) = self.reads.batch(intent.batch_id).await else {
                 continue;
             };
-            if batch.status != 1 || batch.checkpointsHash != intent.checkpoints_hash {
+            if batch.status != BatchStatus::Pending
+                || batch.checkpoints_hash != intent.checkpoints_hash
+            {
                 continue;
             }
             tracing::warn!(target: TARGET, batch = intent.batch_id, stage = ?intent.stage, "a reorg undid the conviction: challenging again");
@@ -216,8 +211,8 @@ impl Submitter {
     /// The window has closed without our challenge landing: stood down if the batch fell
     /// anyway, otherwise the alarm that the lie survived us.
     async fn window_closed(&self, intent: &Intent) -> Result<Stage, TxError> {
-        let batch = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await?;
-        if batch.status == 3 {
+        let batch = self.reads.batch(intent.batch_id).await?;
+        if batch.status == BatchStatus::Invalidated {
             return Ok(Stage::StoodDown {
                 reason: format!("batch {} was convicted by someone else", intent.batch_id),
             });
@@ -236,28 +231,28 @@ impl Submitter {
 
     /// Waits for a confirmation never past the window (a later receipt is worth nothing).
     fn confirm_deadline(&self, intent: &Intent) -> u64 {
-        intent.window_closes + self.tx.policy().confirmations
+        intent.window_closes + self.tx.confirmations()
     }
 
     async fn head(&self) -> Result<u64, TxError> {
-        Ok(self.tx.provider().get_block_number().await.map_err(RollupError::from)?)
+        self.tx.head().await
     }
 
     /// Whether the proposal the intent proves wrong is still on L1 and pending; `Some` is
     /// why to stand down.
     async fn proposal_gone(&self, intent: &Intent) -> Result<Option<String>, TxError> {
-        let count = self.read(NativeRollup::batchCountCall {}).await?;
+        let count = self.reads.batch_count().await?;
         if intent.batch_id > count {
             return Ok(Some(format!("batch {} is no longer on L1 (a reorg)", intent.batch_id)));
         }
-        let batch = self.read(NativeRollup::batchCall { batchId: intent.batch_id }).await?;
-        if batch.checkpointsHash != intent.checkpoints_hash {
+        let batch = self.reads.batch(intent.batch_id).await?;
+        if batch.checkpoints_hash != intent.checkpoints_hash {
             return Ok(Some(format!(
                 "batch {} is now another proposal (a reorg replaced the one proven wrong)",
                 intent.batch_id
             )));
         }
-        if batch.status != 1 {
+        if batch.status != BatchStatus::Pending {
             return Ok(Some(format!("batch {} is no longer pending", intent.batch_id)));
         }
         Ok(None)
@@ -332,18 +327,16 @@ impl Submitter {
         // `confirm` re-sends (and bumps fees) when this broadcast is refused.
         let _ = self.tx.broadcast(&tx).await;
         let until = self.confirm_deadline(intent);
-        let confirmed = self
-            .tx
-            .confirm_until(&mut tx, until, |t| {
-                self.persist(&with_stage(intent, Stage::Revealing { tx: t.clone() }))
-            })
-            .await;
+        let mut persist = |t: &super::SentTx| {
+            self.persist(&with_stage(intent, Stage::Revealing { tx: t.clone() }))
+        };
+        let confirmed = self.tx.confirm_until(&mut tx, until, &mut persist).await;
         match confirmed {
             Ok(receipt) => {
-                let block = receipt.block_number.unwrap_or_default();
+                let block = receipt.block;
                 metrics::counter!(metric::SUBMITTER_CHALLENGES_LANDED).increment(1);
-                if let Ok(Some(b)) = self.tx.provider().get_block_by_number(block.into()).await {
-                    let seconds = b.header.timestamp.saturating_sub(intent.proposed_at);
+                if let Ok(Some(timestamp)) = self.tx.block_timestamp(block).await {
+                    let seconds = timestamp.saturating_sub(intent.proposed_at);
                     metrics::gauge!(metric::SUBMITTER_PROPOSAL_TO_LANDING_SECONDS)
                         .set(seconds as f64);
                 }
@@ -351,11 +344,7 @@ impl Submitter {
                 if self.policy.auto_claim {
                     self.claim().await;
                 }
-                Ok(Some(Stage::Landed {
-                    tx: receipt.transaction_hash,
-                    block,
-                    gas_used: receipt.gas_used,
-                }))
+                Ok(Some(Stage::Landed { tx: receipt.hash, block, gas_used: receipt.gas_used }))
             }
             Err(TxError::Reverted { .. } | TxError::Replaced { .. }) => {
                 if let Some(reason) = self.proposal_gone(intent).await? {
@@ -376,24 +365,21 @@ impl Submitter {
 
     /// Deposits the challenger bond one more open commitment needs, if short and allowed.
     async fn ensure_bond(&self) -> Result<(), TxError> {
+        let _one_at_a_time = self.bond_lock.lock().await;
         let me = self.address();
-        let bond = self.read(NativeRollup::challengerBondCall::new((me,))).await?;
-        let open = self.read(NativeRollup::openCommitmentsCall::new((me,))).await?;
-        let unit = self.read(NativeRollup::CHALLENGER_BONDCall {}).await?;
+        let bond = self.reads.challenger_bond(me).await?;
+        let open = self.reads.open_commitments(me).await?;
+        let unit = self.reads.bond_unit().await?;
         let needed = (open + U256::from(1)) * unit;
         metrics::gauge!(metric::SUBMITTER_BOND_WEI).set(f64::from(bond));
         if bond >= needed && !bond.is_zero() {
             return Ok(());
         }
         // A deposit of ours may still be pending (sent before a restart): never deposit twice.
-        let provider = self.tx.provider();
-        let pending =
-            provider.get_transaction_count(me).pending().await.map_err(RollupError::from)?;
-        let mined = provider.get_transaction_count(me).await.map_err(RollupError::from)?;
-        if pending > mined {
+        let unmined = self.tx.unmined().await?;
+        if unmined > 0 {
             return Err(TxError::Rollup(RollupError::Unexpected(format!(
-                "{} transaction(s) of ours still pending; the bond is checked again next poll",
-                pending - mined
+                "{unmined} transaction(s) of ours still pending; the bond is checked again next poll"
             ))));
         }
         if !self.policy.auto_deposit {
@@ -402,7 +388,7 @@ impl Submitter {
         }
         let top_up = (needed - bond.min(needed)).max(unit);
         let data = NativeRollup::depositChallengerBondCall {}.abi_encode().into();
-        self.tx.send(self.rollup, data, top_up, |_| {}).await?;
+        self.tx.send(self.rollup, data, top_up).await?;
         tracing::info!(target: TARGET, %top_up, "challenger bond deposited");
         metrics::gauge!(metric::SUBMITTER_BOND_WEI).set(f64::from(bond + top_up));
         Ok(())
@@ -412,7 +398,7 @@ impl Submitter {
     async fn release(&self, intent: &Intent) {
         let commitment = intent.args().commitment(self.address());
         let data = NativeRollup::cancelCommitmentCall { commitment }.abi_encode().into();
-        if let Err(err) = self.tx.send(self.rollup, data, U256::ZERO, |_| {}).await {
+        if let Err(err) = self.tx.send(self.rollup, data, U256::ZERO).await {
             tracing::debug!(target: TARGET, %err, "commitment not cancelled (it may not exist)");
         }
     }
@@ -420,8 +406,8 @@ impl Submitter {
     /// Best effort: withdraws the rewards credited to us.
     pub async fn claim(&self) {
         let data = NativeRollup::withdrawCall {}.abi_encode().into();
-        match self.tx.send(self.rollup, data, U256::ZERO, |_| {}).await {
-            Ok(r) => tracing::info!(target: TARGET, tx = %r.transaction_hash, "rewards withdrawn"),
+        match self.tx.send(self.rollup, data, U256::ZERO).await {
+            Ok(r) => tracing::info!(target: TARGET, tx = %r.hash, "rewards withdrawn"),
             Err(err) => tracing::warn!(target: TARGET, %err, "withdrawing rewards failed"),
         }
     }

@@ -9,20 +9,28 @@
 //! (with the reason, as an alarm). A restart resumes every unfinished intent from its stage.
 
 pub mod keys;
+pub mod pool;
 pub mod remote;
+pub mod seams;
 pub mod txmgr;
 
+#[cfg(test)]
+mod fake;
+#[cfg(test)]
+mod tests;
+
 pub use keys::{KeyError, KeySource, TxKey};
+pub use pool::Advancing;
+pub use seams::{BatchView, ContractReads, Mined, RollupReads, TxSender};
 pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
 
 use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::execute;
 use crate::protocol::{Checkpoint, ExecuteCall, Trace, execute_gas_cost};
-use crate::rollup::{ChallengeArgs, NativeRollup, NativeRollupErrors, to_sol};
+use crate::rollup::{ChallengeArgs, NativeRollupErrors, to_sol};
 use crate::watcher::{Lie, WatchDb};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
-use alloy_provider::Provider;
 use alloy_sol_types::SolCall;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -248,54 +256,66 @@ pub fn new_salt() -> B256 {
     keccak256(bytes)
 }
 
-/// Runs intents against the rollup contract.
+/// Runs intents against the rollup contract, through the [`TxSender`] and [`RollupReads`]
+/// seams. Cheap to clone: clones share the sender (and so its nonce sequence).
 #[derive(Debug, Clone)]
 pub struct Submitter {
-    tx: TxManager,
+    tx: Arc<dyn TxSender>,
+    reads: Arc<dyn RollupReads>,
     rollup: Address,
     db: Arc<WatchDb>,
     policy: SubmitPolicy,
     /// The contract's `CHALLENGE_WINDOW`, in L1 blocks.
     window: u64,
+    /// Held while the bond is checked and topped up (intents advancing at once deposit once).
+    bond_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 mod flow;
 
 impl Submitter {
-    /// `window` is the contract's `CHALLENGE_WINDOW`, in L1 blocks.
+    /// `window` is the contract's `CHALLENGE_WINDOW`, in L1 blocks; `rollup` the contract
+    /// `reads` reads and the transactions go to.
     pub fn new(
+        tx: Arc<dyn TxSender>,
+        reads: Arc<dyn RollupReads>,
+        rollup: Address,
+        db: Arc<WatchDb>,
+        policy: SubmitPolicy,
+        window: u64,
+    ) -> Self {
+        Self { tx, reads, rollup, db, policy, window, bond_lock: Arc::default() }
+    }
+
+    /// The submitter over JSON-RPC: `tx` sends, the contract's views are read on its provider.
+    pub fn over_rpc(
         tx: TxManager,
         rollup: Address,
         db: Arc<WatchDb>,
         policy: SubmitPolicy,
         window: u64,
     ) -> Self {
-        Self { tx, rollup, db, policy, window }
+        let reads = ContractReads::new(tx.provider().clone(), rollup);
+        Self::new(Arc::new(tx), Arc::new(reads), rollup, db, policy, window)
     }
 
     pub fn address(&self) -> Address {
         self.tx.address()
     }
 
-    pub fn tx_manager(&self) -> &TxManager {
-        &self.tx
-    }
-
-    async fn read<C: SolCall>(&self, call: C) -> Result<C::Return, TxError> {
-        let request = alloy_rpc_types_eth::TransactionRequest::default()
-            .to(self.rollup)
-            .input(call.abi_encode().into());
-        let out =
-            self.tx.provider().call(request).await.map_err(crate::rollup::RollupError::from)?;
-        C::abi_decode_returns(&out)
-            .map_err(|e| TxError::Rollup(crate::rollup::RollupError::Unexpected(e.to_string())))
-    }
-
     /// The reward a conviction pays: the proposer bond's challenger share.
     pub async fn reward(&self) -> Result<U256, TxError> {
-        let bond = self.read(NativeRollup::PROPOSER_BONDCall {}).await?;
-        let bps = self.read(NativeRollup::REWARD_BPSCall {}).await?;
-        Ok(bond * bps / U256::from(10_000))
+        self.reads.reward().await
+    }
+
+    /// The challenger bond deposited in the contract.
+    pub async fn bond(&self) -> Result<U256, TxError> {
+        self.reads.challenger_bond(self.address()).await
+    }
+
+    /// The account's gas balance.
+    pub async fn balance(&self) -> Result<U256, TxError> {
+        self.tx.balance().await
     }
 
     fn persist(&self, intent: &Intent) {

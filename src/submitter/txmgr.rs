@@ -2,7 +2,9 @@
 //! prices fees from the node, estimates gas before taking a nonce, bumps the fees of a
 //! transaction that is not mined in time (same nonce, at least +10% as geth and reth require,
 //! so the replacement is not refused as underpriced), re-broadcasts a transaction a reorg
-//! dropped, and waits for the configured confirmations.
+//! dropped, and waits for the configured confirmations. Nonces come from one sequence shared
+//! by every clone (several intents may send at once), and broadcasts fail over across the
+//! configured endpoints: the next one is tried when one refuses or does not answer in time.
 //!
 //! Input: calls to make. Output: [`SentTx`] records the caller persists before and after each
 //! broadcast (so a restart re-broadcasts instead of sending twice), and receipts.
@@ -17,7 +19,9 @@ use alloy_primitives::{Address, B256, Bytes, TxKind, U256};
 use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::Mutex;
 
 /// How transactions are sent and followed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,8 @@ pub struct TxPolicy {
     pub poll: Duration,
     /// Give up waiting after this long (the caller decides what next).
     pub timeout: Duration,
+    /// Wait this long for one endpoint to answer a broadcast before trying the next.
+    pub send_timeout: Duration,
 }
 
 impl Default for TxPolicy {
@@ -44,6 +50,7 @@ impl Default for TxPolicy {
             max_fee_per_gas: 500_000_000_000,
             poll: Duration::from_millis(500),
             timeout: Duration::from_secs(300),
+            send_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -85,8 +92,8 @@ mod decimal {
 pub enum TxError {
     #[error(transparent)]
     Rollup(#[from] RollupError),
-    #[error("transaction {tx} was mined and failed")]
-    Reverted { tx: B256, receipt: Box<TransactionReceipt> },
+    #[error("transaction {tx} was mined in block {block} and failed")]
+    Reverted { tx: B256, block: u64 },
     #[error("nonce {nonce} was used by another transaction")]
     Replaced { nonce: u64 },
     #[error("not mined within {0:?}")]
@@ -116,13 +123,53 @@ fn is_underpriced(err: &TxError) -> bool {
         .any(|needle| text.contains(needle))
 }
 
+/// Whether a node's refusal means it has the transaction already (or one with its nonce was
+/// mined): sent, as far as broadcasting goes.
+fn is_known(text: &str) -> bool {
+    let text = text.to_lowercase();
+    ["already known", "nonce too low", "already imported", "known transaction"]
+        .iter()
+        .any(|needle| text.contains(needle))
+}
+
 /// The transaction manager. See the module documentation.
 #[derive(Debug, Clone)]
 pub struct TxManager {
     provider: DynProvider,
+    /// Where broadcasts go, in order of preference (the first is `provider`'s endpoint).
+    endpoints: Vec<DynProvider>,
     signer: TxKey,
     chain_id: u64,
     policy: TxPolicy,
+    /// The nonces this manager hands out, shared by its clones.
+    nonces: Arc<Mutex<Nonces>>,
+}
+
+/// One account's nonce sequence across the intents sending at once.
+#[derive(Debug, Default)]
+struct Nonces {
+    /// The next nonce to hand out (`None` until the first transaction, or after a reset).
+    next: Option<u64>,
+    /// Nonces handed out and not yet taken by any endpoint, with when.
+    unsent: std::collections::BTreeMap<u64, Instant>,
+}
+
+impl Nonces {
+    /// The nonce for a new transaction, given the node's mined (`latest`) and `pending`
+    /// counts. Past the sequence's own next nonce while transactions of ours are in flight;
+    /// the node's count when it holds nothing of ours and nothing handed out is waiting to be
+    /// sent (a nonce handed out and never sent, older than `abandoned`, no longer counts: the
+    /// gap it left is filled instead of holding up every later transaction).
+    fn take(&mut self, latest: u64, pending: u64, abandoned: Duration) -> u64 {
+        self.unsent.retain(|nonce, at| *nonce >= latest && at.elapsed() < abandoned);
+        let nonce = match self.next {
+            Some(next) if pending > latest || !self.unsent.is_empty() => next.max(pending),
+            _ => pending,
+        };
+        self.next = Some(nonce + 1);
+        self.unsent.insert(nonce, Instant::now());
+        nonce
+    }
 }
 
 impl TxManager {
@@ -132,7 +179,20 @@ impl TxManager {
         chain_id: u64,
         policy: TxPolicy,
     ) -> Self {
-        Self { provider, signer: signer.into(), chain_id, policy }
+        Self {
+            endpoints: vec![provider.clone()],
+            provider,
+            signer: signer.into(),
+            chain_id,
+            policy,
+            nonces: Arc::default(),
+        }
+    }
+
+    /// Broadcasts to `fallbacks` too, in order, when the endpoints before refuse or time out.
+    pub fn with_fallbacks(mut self, fallbacks: impl IntoIterator<Item = DynProvider>) -> Self {
+        self.endpoints.extend(fallbacks);
+        self
     }
 
     pub fn address(&self) -> Address {
@@ -158,9 +218,15 @@ impl TxManager {
             .with_value(value);
         let estimate = self.provider.estimate_gas(request).await.map_err(RollupError::from)?;
         let gas = crate::rollup::client::with_margin(estimate);
-        let nonce =
-            self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
         let (max_fee, tip) = self.fees().await?;
+        // One nonce sequence for every intent sending at once: held from reading the node's
+        // counts until the transaction is signed ([`Nonces::take`]).
+        let mut nonces = self.nonces.lock().await;
+        let latest = self.provider.get_transaction_count(from).await.map_err(RollupError::from)?;
+        let pending =
+            self.provider.get_transaction_count(from).pending().await.map_err(RollupError::from)?;
+        let nonce =
+            nonces.take(latest, pending, self.policy.resubmit_after.max(self.policy.send_timeout));
         let mut tx = SentTx {
             to,
             data,
@@ -172,7 +238,11 @@ impl TxManager {
             hashes: Vec::new(),
             raw: Bytes::new(),
         };
-        self.sign(&mut tx).await?;
+        if let Err(err) = self.sign(&mut tx).await {
+            nonces.unsent.remove(&nonce);
+            nonces.next = Some(nonce);
+            return Err(err);
+        }
         Ok(tx)
     }
 
@@ -212,22 +282,35 @@ impl TxManager {
         Ok(())
     }
 
-    /// Broadcasts the newest version. "Already known" and "nonce too low" are not errors here:
-    /// [`Self::confirm`] finds out what happened from receipts.
+    /// Broadcasts the newest version, to each endpoint in turn until one takes it. "Already
+    /// known" and "nonce too low" count as taken: [`Self::confirm`] finds out what happened
+    /// from receipts. Every endpoint refusing or timing out returns the last refusal.
     pub async fn broadcast(&self, tx: &SentTx) -> Result<(), TxError> {
-        match self.provider.send_raw_transaction(&tx.raw).await {
-            Ok(_) => Ok(()),
-            Err(err) => {
-                let text = err.to_string().to_lowercase();
-                if text.contains("already known")
-                    || text.contains("nonce too low")
-                    || text.contains("already imported")
-                {
-                    return Ok(());
-                }
-                Err(TxError::Rollup(RollupError::from(err)))
+        let mut last = None;
+        for (index, endpoint) in self.endpoints.iter().enumerate() {
+            let sent = tokio::time::timeout(
+                self.policy.send_timeout,
+                endpoint.send_raw_transaction(&tx.raw),
+            )
+            .await;
+            let err = match sent {
+                Ok(Ok(_)) => return self.sent(tx).await,
+                Ok(Err(err)) if is_known(&err.to_string()) => return self.sent(tx).await,
+                Ok(Err(err)) => TxError::Rollup(RollupError::from(err)),
+                Err(_) => TxError::Timeout(self.policy.send_timeout),
+            };
+            if index + 1 < self.endpoints.len() {
+                tracing::warn!(target: "native_challenger::submitter", endpoint = index, %err, nonce = tx.nonce, "broadcast failed; trying the next endpoint");
             }
+            last = Some(err);
         }
+        Err(last.unwrap_or_else(|| TxError::Rollup(RollupError::Unexpected("no endpoint".into()))))
+    }
+
+    /// An endpoint took `tx`: its nonce is no longer waiting to be sent.
+    async fn sent(&self, tx: &SentTx) -> Result<(), TxError> {
+        self.nonces.lock().await.unsent.remove(&tx.nonce);
+        Ok(())
     }
 
     /// Re-signs with fees raised by the policy's bump (same nonce).
@@ -302,7 +385,7 @@ impl TxManager {
                     if !receipt.status() {
                         return Err(TxError::Reverted {
                             tx: receipt.transaction_hash,
-                            receipt: Box::new(receipt),
+                            block: receipt.block_number.unwrap_or_default(),
                         });
                     }
                     return Ok(receipt);
@@ -391,6 +474,33 @@ impl TxManager {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const ABANDONED: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn concurrent_senders_get_consecutive_nonces_past_the_node_count() {
+        let mut nonces = Nonces::default();
+        // Nothing of ours known: the node's count; then, before the node has seen either
+        // transaction, the sequence goes on past it.
+        assert_eq!(nonces.take(5, 5, ABANDONED), 5);
+        assert_eq!(nonces.take(5, 5, ABANDONED), 6);
+        assert_eq!(nonces.take(5, 6, ABANDONED), 7);
+        // Transactions sent by someone else with this key: past the node's count.
+        assert_eq!(nonces.take(5, 10, ABANDONED), 10);
+    }
+
+    #[test]
+    fn a_nonce_never_sent_leaves_no_gap_once_abandoned() {
+        let mut nonces = Nonces::default();
+        assert_eq!(nonces.take(3, 3, ABANDONED), 3);
+        // Sent and mined.
+        nonces.unsent.remove(&3);
+        assert_eq!(nonces.take(4, 4, ABANDONED), 4);
+        // 4 is never sent: still waiting to be sent, the next is 5 ...
+        assert_eq!(nonces.take(4, 4, ABANDONED), 5);
+        // ... but once abandoned, with nothing of ours at the node, the gap is filled.
+        assert_eq!(nonces.take(4, 4, Duration::ZERO), 4);
+    }
 
     #[test]
     fn a_sent_transaction_survives_its_json_record() {

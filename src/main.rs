@@ -50,6 +50,8 @@ enum Command {
     Propose(commands::propose::ProposeArgs),
     /// Replay a range of batches from L1 data alone (no key) and report a verdict per batch.
     Replay(commands::replay::ReplayArgs),
+    /// Print the L2 state root, genesis block hash and counts of a geth genesis file.
+    Genesis(commands::genesis::GenesisArgs),
     /// Re-check an audit bundle offline with the stateless verifier alone.
     VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
@@ -147,6 +149,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Bond(args) => commands::bond::run(args),
         Command::Replay(args) => commands::replay::run(args),
         Command::VerifyBundle(args) => commands::verify_bundle::run(args),
+        Command::Genesis(args) => commands::genesis::run(args),
     }
 }
 

@@ -35,7 +35,7 @@ pub async fn replay_range(
     let opened = open_watcher(config).await?;
     let (mut watcher, reader, rules) = (opened.watcher, opened.reader, opened.rules);
     let path = &config.store.path;
-    let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
+    let (chain, genesis) = (config.chain.chain_id, config.genesis.source()?);
     let mut exporter = match &options.export_bundles {
         None => None,
         Some(dir) => {
@@ -43,7 +43,7 @@ pub async fn replay_range(
                 &reader,
                 l1.rollup,
                 chain,
-                users,
+                &genesis,
                 &path.with_extension("bundle-state"),
             )
             .await?;

@@ -20,7 +20,7 @@ use crate::config::{Config, Mode};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
-use crate::rollup::{L2Genesis, NativeRollup, dev_users};
+use crate::rollup::{GenesisSource, NativeRollup};
 use crate::submitter::{Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
 use crate::watcher::{
     BatchState, Finding, Lie, RetryPolicy, RpcSource, WatchConfig, WatchDb, Watcher,
@@ -92,12 +92,12 @@ pub struct Daemon {
 }
 
 /// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
-/// checked against the dev genesis of this chain id).
+/// checked against `genesis` for this chain id).
 pub async fn open_l2_store(
     provider: &DynProvider,
     rollup: Address,
     chain_id: u64,
-    users: usize,
+    genesis: &GenesisSource,
     path: &Path,
 ) -> Result<StateStore, DaemonError> {
     let call = NativeRollup::batchCall { batchId: 0 };
@@ -110,14 +110,9 @@ pub async fn open_l2_store(
         .map_err(|e| DaemonError::L1(format!("reading the rollup's genesis: {e}")))?;
     let genesis_batch = NativeRollup::batchCall::abi_decode_returns(&out)
         .map_err(|e| DaemonError::L1(format!("{rollup} is not a rollup contract: {e}")))?;
-    let addresses: Vec<Address> = dev_users(users).iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev_matching(
-        chain_id,
-        &addresses,
-        genesis_batch.lastTimestamp,
-        genesis_batch.lastStateRoot,
-    )
-    .map_err(DaemonError::Genesis)?;
+    let genesis = genesis
+        .matching(chain_id, genesis_batch.lastTimestamp, genesis_batch.lastStateRoot)
+        .map_err(DaemonError::Genesis)?;
     let store = StateStore::open(path)?;
     genesis.init_store(&store).map_err(|e| DaemonError::Genesis(e.to_string()))?;
     Ok(store)
@@ -162,8 +157,8 @@ pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError>
         std::fs::create_dir_all(parent)
             .map_err(|error| DaemonError::Io { path: parent.to_path_buf(), error })?;
     }
-    let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
-    let store = open_l2_store(&reader, l1.rollup, chain, users, path).await?;
+    let genesis = config.genesis.source()?;
+    let store = open_l2_store(&reader, l1.rollup, config.chain.chain_id, &genesis, path).await?;
     let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
     let watch = WatchConfig {
         rollup: l1.rollup,

@@ -12,7 +12,7 @@ use super::range::{Progress, Range};
 use super::report::Report;
 use super::{AuditError, ReplayPlan, replay};
 use crate::config::Config;
-use crate::daemon::{open_l2_store, open_watcher};
+use crate::daemon::{open_l2_store_over, open_watcher};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -39,7 +39,7 @@ pub async fn replay_range(
     let mut exporter = match &options.export_bundles {
         None => None,
         Some(dir) => {
-            let bundle_store = open_l2_store(
+            let bundle_store = open_l2_store_over(
                 &reader,
                 l1.rollup,
                 chain,

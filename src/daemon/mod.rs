@@ -92,8 +92,19 @@ pub struct Daemon {
 }
 
 /// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
-/// checked against `genesis` for this chain id).
+/// checked against the dev genesis of this chain id with `users` dev users).
 pub async fn open_l2_store(
+    provider: &DynProvider,
+    rollup: Address,
+    chain_id: u64,
+    users: usize,
+    path: &Path,
+) -> Result<StateStore, DaemonError> {
+    open_l2_store_over(provider, rollup, chain_id, &GenesisSource::Dev { users }, path).await
+}
+
+/// [`open_l2_store`] checked against `genesis`.
+pub async fn open_l2_store_over(
     provider: &DynProvider,
     rollup: Address,
     chain_id: u64,
@@ -158,7 +169,8 @@ pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError>
             .map_err(|error| DaemonError::Io { path: parent.to_path_buf(), error })?;
     }
     let genesis = config.genesis.source()?;
-    let store = open_l2_store(&reader, l1.rollup, config.chain.chain_id, &genesis, path).await?;
+    let store =
+        open_l2_store_over(&reader, l1.rollup, config.chain.chain_id, &genesis, path).await?;
     let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
     let watch = WatchConfig {
         rollup: l1.rollup,

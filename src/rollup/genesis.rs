@@ -107,8 +107,8 @@ impl GenesisSource {
 /// Why a genesis file cannot be the L2 genesis.
 #[derive(Debug, thiserror::Error)]
 pub enum GenesisLoadError {
-    #[error("{path}: {source}")]
-    File { path: PathBuf, source: GenesisFileError },
+    #[error("{path}: {error}")]
+    File { path: PathBuf, error: GenesisFileError },
     #[error("{path}: config.chainId {found} is not the L2 chain id {expected}")]
     ChainId { path: PathBuf, found: u64, expected: u64 },
     #[error(
@@ -116,8 +116,8 @@ pub enum GenesisLoadError {
          (nonce 1, no balance, no storage, its mainnet code) and this entry differs in {field}"
     )]
     SystemContract { path: PathBuf, address: Address, field: &'static str },
-    #[error("{path}: {source}")]
-    Genesis { path: PathBuf, source: GenesisError },
+    #[error("{path}: {error}")]
+    Genesis { path: PathBuf, error: GenesisError },
 }
 
 /// What a genesis allocation holds besides the system contracts.
@@ -193,7 +193,7 @@ impl L2Genesis {
     /// must be it). The timestamp is the file's (0 when it has none). An entry at a system
     /// contract address is accepted only if it is exactly what the builder places there.
     pub fn load(path: &Path, chain_id: u64) -> Result<Self, GenesisLoadError> {
-        let file = |source| GenesisLoadError::File { path: path.to_path_buf(), source };
+        let file = |error| GenesisLoadError::File { path: path.to_path_buf(), error };
         let geth = GethGenesis::load(path).map_err(file)?;
         if let Some(found) = geth.chain_id.filter(|id| *id != chain_id) {
             let path = path.to_path_buf();
@@ -225,10 +225,44 @@ impl L2Genesis {
         let refused =
             alloc.iter().find(|(_, a)| !a.storage.is_empty() && a.code.is_empty() && a.nonce == 0);
         if let Some((address, _)) = refused {
-            let source = GenesisError::StorageWithoutCode { address: *address };
-            return Err(GenesisLoadError::Genesis { path: path.to_path_buf(), source });
+            let error = GenesisError::StorageWithoutCode { address: *address };
+            return Err(GenesisLoadError::Genesis { path: path.to_path_buf(), error });
         }
         Ok(Self { chain_id, timestamp: geth.timestamp, alloc })
+    }
+
+    /// The genesis as a geth genesis file (quantities in hex, checksummed addresses, fields
+    /// at zero left out; the system contracts are not written, the builder adds them).
+    pub fn to_geth_json(&self) -> serde_json::Value {
+        use serde_json::{Map, Value, json};
+        let alloc: Map<String, Value> = self
+            .alloc
+            .iter()
+            .map(|(address, account)| {
+                let mut entry = Map::new();
+                entry.insert("balance".into(), json!(format!("0x{:x}", account.balance)));
+                if account.nonce != 0 {
+                    entry.insert("nonce".into(), json!(format!("{:#x}", account.nonce)));
+                }
+                if !account.code.is_empty() {
+                    entry.insert("code".into(), json!(account.code.to_string()));
+                }
+                if !account.storage.is_empty() {
+                    let storage: Map<String, Value> = account
+                        .storage
+                        .iter()
+                        .map(|(k, v)| (B256::from(*k).to_string(), json!(B256::from(*v))))
+                        .collect();
+                    entry.insert("storage".into(), Value::Object(storage));
+                }
+                (address.to_checksum(None), Value::Object(entry))
+            })
+            .collect();
+        json!({
+            "config": {"chainId": self.chain_id},
+            "timestamp": format!("{:#x}", self.timestamp),
+            "alloc": alloc,
+        })
     }
 
     /// What the allocation holds (system contracts not counted).
@@ -322,6 +356,21 @@ mod tests {
         richer["alloc"][format!("{:x}", users()[0])]["balance"] = json!("1000000000000000000001");
         let path = write(&dir, &richer);
         assert_ne!(root(&L2Genesis::load(&path, CHAIN).expect("loads")), root(&built));
+    }
+
+    #[test]
+    fn the_committed_dev_genesis_file_is_the_dev_genesis() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("genesis/dev.json");
+        let users: Vec<Address> = dev_users(16).iter().map(|u| u.address()).collect();
+        let built = L2Genesis::dev(CHAIN, 0, &users);
+        assert_eq!(L2Genesis::load(&path, CHAIN).expect("genesis/dev.json loads"), built);
+        // And what `genesis --write-dev` writes reads back as what was written.
+        let dir = tempfile::tempdir().expect("dir");
+        let mut other = L2Genesis::dev(7, 9, &users[..3]);
+        other.alloc.entry(users[0]).or_default().storage.insert(U256::from(3), U256::MAX);
+        other.alloc.entry(users[0]).or_default().nonce = 5;
+        let path = write(&dir, &other.to_geth_json());
+        assert_eq!(L2Genesis::load(&path, 7).expect("loads"), other);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! unknown keys rejected, values validated into typed errors. Secrets never live here.
 
 use crate::execute_local::forks::{Network, network};
+use crate::rollup::GenesisSource;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -24,6 +25,8 @@ pub enum ConfigError {
     NoEndpoint,
     #[error("[challenger] {0}")]
     Challenger(String),
+    #[error("[genesis] file and dev_users exclude each other")]
+    Genesis,
     #[error("[metrics] listen {value:?} is not a socket address")]
     BadListen { value: String },
 }
@@ -84,19 +87,27 @@ pub struct L1Config {
     pub retry_attempts: u32,
 }
 
-/// The L2 genesis: today the dev genesis (`native-challenger propose` and the demo use it),
-/// with its timestamp and root read from the contract's batch 0 and checked.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// The L2 genesis: a geth genesis file, or the dev genesis (`native-challenger propose` and
+/// the demo use it by default); checked against the root in the contract's batch 0.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GenesisConfig {
-    /// Number of dev L2 users funded at genesis.
-    #[serde(default = "default_dev_users")]
-    pub dev_users: usize,
+    /// A geth genesis JSON file.
+    #[serde(default)]
+    pub file: Option<PathBuf>,
+    /// Number of dev L2 users funded in the dev genesis (default 16; not with `file`).
+    #[serde(default)]
+    pub dev_users: Option<usize>,
 }
 
-impl Default for GenesisConfig {
-    fn default() -> Self {
-        Self { dev_users: default_dev_users() }
+impl GenesisConfig {
+    /// Where the genesis comes from.
+    pub fn source(&self) -> Result<GenesisSource, ConfigError> {
+        match (&self.file, self.dev_users) {
+            (Some(_), Some(_)) => Err(ConfigError::Genesis),
+            (Some(file), None) => Ok(GenesisSource::File(file.clone())),
+            (None, users) => Ok(GenesisSource::Dev { users: users.unwrap_or(DEFAULT_DEV_USERS) }),
+        }
     }
 }
 
@@ -229,9 +240,6 @@ fn default_log_range() -> u64 {
 fn default_attempts() -> u32 {
     8
 }
-fn default_dev_users() -> usize {
-    16
-}
 fn default_concurrency() -> usize {
     4
 }
@@ -300,6 +308,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Dev users of the dev genesis when `[genesis]` names neither a file nor a number.
+pub const DEFAULT_DEV_USERS: usize = 16;
+
 fn default_fork() -> String {
     crate::execute_local::forks::DEFAULT_FORK.to_string()
 }
@@ -336,6 +347,7 @@ impl Config {
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return Err(ConfigError::BadLogLevel { level: self.log.level.clone() });
         }
+        self.genesis.source()?;
         if self.l1.as_ref().is_some_and(|l1| l1.rpc.is_empty()) {
             return Err(ConfigError::NoEndpoint);
         }
@@ -387,6 +399,19 @@ mod tests {
 
     fn parse(text: &str) -> Result<Config, ConfigError> {
         Config::parse(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn genesis_is_a_file_or_the_dev_genesis() {
+        let base = "[chain]\nchain_id = 5\n[store]\npath = \"x\"\n";
+        let source = |extra: &str| parse(&format!("{base}{extra}")).map(|c| c.genesis.source());
+        assert_eq!(source("").expect("parses").expect("dev"), GenesisSource::Dev { users: 16 });
+        let users = source("[genesis]\ndev_users = 3\n").expect("parses").expect("dev");
+        assert_eq!(users, GenesisSource::Dev { users: 3 });
+        let file = source("[genesis]\nfile = \"g.json\"\n").expect("parses").expect("file");
+        assert_eq!(file, GenesisSource::File(PathBuf::from("g.json")));
+        let both = source("[genesis]\nfile = \"g.json\"\ndev_users = 3\n");
+        assert!(matches!(both, Err(ConfigError::Genesis)), "{both:?}");
     }
 
     #[test]

@@ -52,6 +52,8 @@ enum Command {
     Replay(commands::replay::ReplayArgs),
     /// Export the L2 state at a finalized batch, or check a snapshot file against L1.
     Snapshot(commands::snapshot::SnapshotArgs),
+    /// Print the L2 state root, genesis block hash and counts of a geth genesis file.
+    Genesis(commands::genesis::GenesisArgs),
     /// Re-check an audit bundle offline with the stateless verifier alone.
     VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
     /// Measure replay, witness recording and stateless verification against raw revm, and
@@ -150,6 +152,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Replay(args) => commands::replay::run(args),
         Command::Snapshot(args) => commands::snapshot::run(args),
         Command::VerifyBundle(args) => commands::verify_bundle::run(args),
+        Command::Genesis(args) => commands::genesis::run(args),
     }
 }
 

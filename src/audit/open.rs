@@ -14,7 +14,7 @@ use super::range::{Bound, Progress, Range};
 use super::report::Report;
 use super::{AuditError, ReplayPlan, replay};
 use crate::config::Config;
-use crate::daemon::{open_l2_store, open_watcher};
+use crate::daemon::{open_l2_store_over, open_watcher};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -45,7 +45,7 @@ pub async fn replay_range(
     let opened = open_watcher(config).await?;
     let (mut watcher, reader, rules) = (opened.watcher, opened.reader, opened.rules);
     let path = &config.store.path;
-    let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
+    let (chain, genesis) = (config.chain.chain_id, config.genesis.source()?);
     let mut exporter = match &options.export_bundles {
         None => None,
         Some(dir) => {
@@ -54,7 +54,9 @@ pub async fn replay_range(
                 Some(file) => {
                     crate::snapshot::open_store(&reader, config, file, &bundle_path, None).await?
                 }
-                None => open_l2_store(&reader, l1.rollup, chain, users, &bundle_path).await?,
+                None => {
+                    open_l2_store_over(&reader, l1.rollup, chain, &genesis, &bundle_path).await?
+                }
             };
             let header = Manifest {
                 format: FORMAT.into(),

@@ -162,22 +162,7 @@ pub fn transfers(blocks: u64, per_block: u64, background_accounts: u64) -> Workl
     }
 }
 
-/// Writes `value` into `count` consecutive slots from `start` (calldata: start, count, value).
-/// A zero value deletes the slots.
-pub const STORAGE_WRITER: &[u8] = &[
-    0x60, 0x00, 0x35, // start
-    0x60, 0x20, 0x35, // count, start
-    0x60, 0x40, 0x35, // value, count, start
-    0x5b, // 0x09 loop:
-    0x81, 0x15, 0x60, 0x21, 0x57, // if count == 0 goto end
-    0x80, 0x83, 0x55, // sstore(start, value)
-    0x90, 0x60, 0x01, 0x90, 0x03, // count - 1
-    0x90, // value, count-1, start
-    0x82, 0x60, 0x01, 0x01, // start+1, value, count-1, start
-    0x92, 0x50, // value, count-1, start+1
-    0x60, 0x09, 0x56, // goto loop
-    0x5b, 0x00, // 0x21 end: stop
-];
+pub use crate::rollup::genesis::STORAGE_WRITER;
 
 /// Storage churn: each block writes `slots` fresh slots and deletes the previous block's.
 pub fn storage_churn(blocks: u64, slots: u64, background_accounts: u64) -> Workload {

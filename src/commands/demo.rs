@@ -9,11 +9,12 @@ use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config,
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
-    ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider, sync_with_tip,
+    DEV_L2_USERS, ProposePlan, deploy_rollup, open_proposer_over, propose_next, signing_provider,
+    sync_with_tip,
 };
 use native_challenger::proposer::{Fault, Proposer, WorkloadSpec};
 use native_challenger::protocol::Trace;
-use native_challenger::rollup::RollupClient;
+use native_challenger::rollup::{GenesisSource, RollupClient};
 use native_challenger::submitter::Stage;
 use native_challenger::watcher::Finding;
 use rand::{Rng, SeedableRng};
@@ -38,6 +39,10 @@ pub struct DemoArgs {
     /// Challenge window in L1 blocks.
     #[arg(long, default_value_t = 16)]
     window: u64,
+    /// A geth genesis file for the L2 (default: the dev genesis); it must fund the 16 dev users
+    /// the workload signs with.
+    #[arg(long)]
+    genesis: Option<std::path::PathBuf>,
 }
 
 pub fn run(args: DemoArgs) -> Result<()> {
@@ -84,8 +89,13 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let challenger_key = dev_signer(1)?;
     let from = proposer_key.address();
     let provider = signing_provider(&node.http_url, proposer_key)?;
+    let genesis = match &args.genesis {
+        Some(file) => GenesisSource::File(file.clone()),
+        None => GenesisSource::Dev { users: DEV_L2_USERS },
+    };
     let (client, params, _) =
-        deploy_dev_rollup(provider, from, CHAIN_ID, |p| p.challenge_window = args.window).await?;
+        deploy_rollup(provider, from, CHAIN_ID, &genesis, |p| p.challenge_window = args.window)
+            .await?;
     println!(
         "rollup contract {} (window {} L1 blocks, proposer bond {} wei, reward {}%)",
         client.address(),
@@ -95,7 +105,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
     );
 
     let dir = tempfile::tempdir()?;
-    let config = daemon_config(&node.http_url, client.address(), dir.path());
+    let mut config = daemon_config(&node.http_url, client.address(), dir.path());
+    config.genesis.file = args.genesis.clone();
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let daemon =
         Daemon::build(&config, Some(challenger_key.into()), false).await?.with_events(events_tx);
@@ -109,7 +120,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let workload = WorkloadSpec { txs_per_block: 12, seed, ..WorkloadSpec::default() };
     let plan = ProposePlan::single(args.blocks, workload, params.max_l2_gas_limit);
     let mut proposer =
-        open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan).await?;
+        open_proposer_over(&client, CHAIN_ID, &genesis, &dir.path().join("proposer"), &plan)
+            .await?;
     let outcome =
         drive(&args, &client, &mut proposer, &plan, lie_ordinal, fault, &mut events).await;
     let _ = stop.send(true);

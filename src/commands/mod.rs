@@ -2,6 +2,7 @@
 
 pub mod bond;
 pub mod demo;
+pub mod genesis;
 pub mod keys;
 pub mod propose;
 pub mod replay;

@@ -4,10 +4,10 @@
 use super::keys::KeyArgs;
 use anyhow::{Context, Result, bail};
 use native_challenger::proposer::driver::{
-    ProposePlan, deploy_dev_rollup, open_proposer, run_plan, signing_provider,
+    DEV_L2_USERS, ProposePlan, deploy_rollup, open_proposer_over, run_plan, signing_provider,
 };
 use native_challenger::proposer::{Fault, ProposerConfig, WorkloadSpec};
-use native_challenger::rollup::RollupClient;
+use native_challenger::rollup::{GenesisSource, RollupClient};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -20,9 +20,13 @@ pub struct ProposeArgs {
     /// The rollup contract; without it, `--deploy` deploys a dev one.
     #[arg(long, required_unless_present = "deploy")]
     rollup: Option<alloy_primitives::Address>,
-    /// Deploy a rollup with dev parameters over the dev genesis first.
+    /// Deploy a rollup with dev parameters over the genesis first.
     #[arg(long)]
     deploy: bool,
+    /// A geth genesis file for the L2 (default: the dev genesis); it must fund the 16 dev users
+    /// the workload signs with.
+    #[arg(long)]
+    genesis: Option<PathBuf>,
     /// Challenge window of a deployed rollup, in L1 blocks.
     #[arg(long, default_value_t = 20)]
     window: u64,
@@ -92,13 +96,17 @@ pub fn run(args: ProposeArgs) -> Result<()> {
     let provider = signing_provider(&args.rpc, signer)?;
     let temp = tempfile::tempdir().context("creating a temporary store")?;
     let store = args.store.clone().unwrap_or_else(|| temp.path().join("proposer-l2"));
+    let genesis = match &args.genesis {
+        Some(file) => GenesisSource::File(file.clone()),
+        None => GenesisSource::Dev { users: DEV_L2_USERS },
+    };
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     runtime.block_on(async move {
         let client = match args.rollup {
             Some(address) => RollupClient::at(provider, address, from),
             None => {
                 let window = args.window;
-                let (client, _, _) = deploy_dev_rollup(provider, from, args.chain_id, |p| {
+                let (client, _, _) = deploy_rollup(provider, from, args.chain_id, &genesis, |p| {
                     p.challenge_window = window
                 })
                 .await?;
@@ -111,7 +119,8 @@ pub fn run(args: ProposeArgs) -> Result<()> {
         };
         let bond =
             client.read(&native_challenger::rollup::NativeRollup::PROPOSER_BONDCall {}).await?;
-        let mut proposer = open_proposer(&client, args.chain_id, &store, &plan).await?;
+        let mut proposer =
+            open_proposer_over(&client, args.chain_id, &genesis, &store, &plan).await?;
         run_plan(&mut proposer, &client, bond, &plan, |r| {
             let lie = match r.lie {
                 Some((fault, index)) => {

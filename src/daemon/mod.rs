@@ -23,7 +23,7 @@ use crate::config::{Config, Mode};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
-use crate::rollup::{L2Genesis, NativeRollup, dev_users};
+use crate::rollup::{GenesisSource, NativeRollup};
 use crate::severity::{self, Classify, Recurrence, Recurring, Severity, Transition};
 use crate::submitter::{Advancing, Intent, SubmitPolicy, Submitter, TxKey, TxManager, TxPolicy};
 use crate::watcher::{
@@ -113,12 +113,23 @@ pub struct Daemon {
 }
 
 /// Opens the L2 store at the rollup's genesis (read back from the contract's batch 0 and
-/// checked against the dev genesis of this chain id).
+/// checked against the dev genesis of this chain id with `users` dev users).
 pub async fn open_l2_store(
     provider: &DynProvider,
     rollup: Address,
     chain_id: u64,
     users: usize,
+    path: &Path,
+) -> Result<StateStore, DaemonError> {
+    open_l2_store_over(provider, rollup, chain_id, &GenesisSource::Dev { users }, path).await
+}
+
+/// [`open_l2_store`] checked against `genesis`.
+pub async fn open_l2_store_over(
+    provider: &DynProvider,
+    rollup: Address,
+    chain_id: u64,
+    genesis: &GenesisSource,
     path: &Path,
 ) -> Result<StateStore, DaemonError> {
     let call = NativeRollup::batchCall { batchId: 0 };
@@ -129,14 +140,9 @@ pub async fn open_l2_store(
     let out = provider.call(request).await.map_err(|error| DaemonError::L1 { what, error })?;
     let genesis_batch = NativeRollup::batchCall::abi_decode_returns(&out)
         .map_err(|error| DaemonError::NotRollup { address: rollup, what, error })?;
-    let addresses: Vec<Address> = dev_users(users).iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev_matching(
-        chain_id,
-        &addresses,
-        genesis_batch.lastTimestamp,
-        genesis_batch.lastStateRoot,
-    )
-    .map_err(|reason| DaemonError::GenesisMismatch { reason })?;
+    let genesis = genesis
+        .matching(chain_id, genesis_batch.lastTimestamp, genesis_batch.lastStateRoot)
+        .map_err(|reason| DaemonError::GenesisMismatch { reason })?;
     let store = StateStore::open(path)?;
     genesis.init_store(&store)?;
     Ok(store)
@@ -184,11 +190,13 @@ pub async fn open_watcher(config: &Config) -> Result<OpenedWatcher, DaemonError>
         std::fs::create_dir_all(parent)
             .map_err(|error| DaemonError::Io { path: parent.to_path_buf(), error })?;
     }
-    let (chain, users) = (config.chain.chain_id, config.genesis.dev_users);
+    let genesis = config.genesis.source()?;
     let db = Arc::new(WatchDb::open(&path.with_extension("challenger"))?);
     let store = match &config.start.snapshot {
         Some(file) => crate::snapshot::open_store(&reader, config, file, path, Some(&db)).await?,
-        None => open_l2_store(&reader, l1.rollup, chain, users, path).await?,
+        None => {
+            open_l2_store_over(&reader, l1.rollup, config.chain.chain_id, &genesis, path).await?
+        }
     };
     let watch = WatchConfig {
         rollup: l1.rollup,

@@ -10,7 +10,7 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::forks::DEFAULT_FORK;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::store::StateStore;
-use crate::rollup::{L2Genesis, RollupClient, RollupError, RollupParams, dev_users};
+use crate::rollup::{GenesisSource, L2Genesis, RollupClient, RollupError, RollupParams, dev_users};
 use alloy_network::EthereumWallet;
 use alloy_primitives::{Address, B256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
@@ -105,9 +105,21 @@ pub async fn deploy_dev_rollup(
     chain_id: u64,
     configure: impl FnOnce(&mut RollupParams),
 ) -> Result<(RollupClient, RollupParams, L2Genesis), ProposerError> {
+    let genesis = GenesisSource::Dev { users: DEV_L2_USERS };
+    deploy_rollup(provider, from, chain_id, &genesis, configure).await
+}
+
+/// Deploys a rollup with dev parameters over `genesis`, timestamped with the latest L1 block
+/// unless the genesis file fixes a timestamp.
+pub async fn deploy_rollup(
+    provider: DynProvider,
+    from: Address,
+    chain_id: u64,
+    genesis: &GenesisSource,
+    configure: impl FnOnce(&mut RollupParams),
+) -> Result<(RollupClient, RollupParams, L2Genesis), ProposerError> {
     let anchor = latest_anchor(&provider).await?;
-    let users: Vec<Address> = dev_users(DEV_L2_USERS).iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev(chain_id, anchor.timestamp, &users);
+    let genesis = genesis.for_deploy(chain_id, anchor.timestamp).map_err(ProposerError::Genesis)?;
     let (_, header) = genesis.build().map_err(|e| ProposerError::Genesis(e.to_string()))?;
     let mut params = RollupParams::dev(chain_id, header.state_root, genesis.timestamp);
     configure(&mut params);
@@ -123,16 +135,33 @@ pub async fn open_proposer(
     store_path: &Path,
     plan: &ProposePlan,
 ) -> Result<Proposer, ProposerError> {
+    let genesis = GenesisSource::Dev { users: DEV_L2_USERS };
+    open_proposer_over(client, chain_id, &genesis, store_path, plan).await
+}
+
+/// [`open_proposer`] over `genesis`. The workload signs with the `DEV_L2_USERS` dev users,
+/// so the genesis must fund each of them.
+pub async fn open_proposer_over(
+    client: &RollupClient,
+    chain_id: u64,
+    genesis: &GenesisSource,
+    store_path: &Path,
+    plan: &ProposePlan,
+) -> Result<Proposer, ProposerError> {
     let genesis_batch = client.batch(0).await?;
+    let genesis = genesis
+        .matching(chain_id, genesis_batch.lastTimestamp, genesis_batch.lastStateRoot)
+        .map_err(ProposerError::Genesis)?;
     let users = dev_users(DEV_L2_USERS);
-    let addresses: Vec<Address> = users.iter().map(|u| u.address()).collect();
-    let genesis = L2Genesis::dev_matching(
-        chain_id,
-        &addresses,
-        genesis_batch.lastTimestamp,
-        genesis_batch.lastStateRoot,
-    )
-    .map_err(ProposerError::Genesis)?;
+    let unfunded = users
+        .iter()
+        .map(|u| u.address())
+        .find(|address| genesis.alloc.get(address).is_none_or(|account| account.balance.is_zero()));
+    if let Some(address) = unfunded {
+        return Err(ProposerError::Genesis(format!(
+            "the workload's dev user {address} has no balance at genesis (the workload signs with the first {DEV_L2_USERS} dev users)"
+        )));
+    }
     let store = StateStore::open(store_path)?;
     genesis.init_store(&store).map_err(|e| ProposerError::Genesis(e.to_string()))?;
     let schedule = match network(DEFAULT_FORK) {

@@ -9,11 +9,12 @@
 pub mod bindings;
 pub mod client;
 pub mod genesis;
+pub mod genesis_file;
 pub mod params;
 
 pub use bindings::NativeRollup::{self, Checkpoint as SolCheckpoint, NativeRollupErrors};
 pub use client::{ChallengeArgs, RollupClient, RollupError};
-pub use genesis::{L2Genesis, dev_users};
+pub use genesis::{GenesisSource, L2Genesis, dev_users};
 pub use params::RollupParams;
 
 use crate::protocol::Checkpoint;

@@ -7,10 +7,10 @@ use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config,
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
-    ProposePlan, deploy_dev_rollup, open_proposer, propose_next, signing_provider,
+    DEV_L2_USERS, ProposePlan, deploy_rollup, open_proposer_over, propose_next, signing_provider,
 };
 use native_challenger::proposer::{Fault, PlannedBatch, Proposer, WorkloadSpec};
-use native_challenger::rollup::{RollupClient, RollupParams};
+use native_challenger::rollup::{GenesisSource, RollupClient, RollupParams};
 use native_challenger::submitter::{Intent, Stage, TxKey};
 use native_challenger::watcher::Finding;
 use std::path::{Path, PathBuf};
@@ -56,19 +56,24 @@ impl E2e {
 
     /// [`Self::new`] on a dev L1 configured by `devnet` (e.g. a smaller EXECUTE budget).
     pub async fn with_devnet(window: u64, devnet: DevnetConfig) -> Self {
+        Self::with_genesis(window, devnet, &GenesisSource::Dev { users: DEV_L2_USERS }).await
+    }
+
+    /// [`Self::with_devnet`] with the rollup and the proposer over `genesis`.
+    pub async fn with_genesis(window: u64, devnet: DevnetConfig, genesis: &GenesisSource) -> Self {
         let node = Devnet::spawn(devnet).await.expect("dev L1");
         let key = dev_key(0, &node);
         let from = key.address();
         let provider = signing_provider(&node.http_url, key).expect("provider");
         let (client, params, _) =
-            deploy_dev_rollup(provider, from, CHAIN_ID, |p| p.challenge_window = window)
+            deploy_rollup(provider, from, CHAIN_ID, genesis, |p| p.challenge_window = window)
                 .await
                 .expect("deploy");
         let dir = tempfile::tempdir().expect("tempdir");
         let plan = plan(params.max_l2_gas_limit);
-        let proposer = open_proposer(&client, CHAIN_ID, &dir.path().join("proposer"), &plan)
-            .await
-            .expect("proposer");
+        let store = dir.path().join("proposer");
+        let proposer =
+            open_proposer_over(&client, CHAIN_ID, genesis, &store, &plan).await.expect("proposer");
         Self { node, client, params, proposer, dir }
     }
 

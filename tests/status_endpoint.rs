@@ -116,7 +116,10 @@ async fn status_endpoint_follows_a_conviction() {
 
     let json = status_until(addr, "the conviction counted", |j| {
         // The watcher's side and the submitter's (a bond deposited) are updated apart.
-        j["batches"]["invalidated"] == 2 && j["bond_wei"].as_str().is_some_and(|b| b != "0")
+        // The intents are reported when their advance ends, the bond at the next poll.
+        j["batches"]["invalidated"] == 2
+            && j["bond_wei"].as_str().is_some_and(|b| b != "0")
+            && j["intents"] == Value::Array(Vec::new())
     })
     .await;
     let b = &json["batches"];

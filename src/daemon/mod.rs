@@ -471,6 +471,7 @@ impl SubmitTask {
                 Some((before, after)) = advancing.next(), if !advancing.is_empty() => {
                     if after != before {
                         self.emit(Event::Intent(after));
+                        self.report_intents();
                     }
                 }
                 _ = tick.tick() => {

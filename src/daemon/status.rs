@@ -466,6 +466,14 @@ impl SubmitTask {
         });
     }
 
+    /// After one advance finished: the open intents (read from the records, no L1 call).
+    pub(super) fn report_intents(&self) {
+        if let Ok(open) = self.submitter.open_intents() {
+            let intents = open.iter().map(OpenIntent::from).collect::<Vec<_>>();
+            self.status.update(|s| s.intents = intents);
+        }
+    }
+
     pub(super) fn report_balance(&self, balance: U256) {
         self.status.update(|s| s.balance_wei = Some(balance.to_string()));
     }

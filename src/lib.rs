@@ -15,6 +15,15 @@
 //!    budget with [`bisect`] (EXECUTE gas, the 2^24 per-transaction cap with calldata pricing,
 //!    transaction size), then commits and reveals it on the [`rollup`] contract, repricing,
 //!    waiting for confirmations, standing down or retrying as L1 answers, and claims rewards.
+//!    Each open challenge advances in a task of its own (a bounded number at once), so a
+//!    confirmation that never comes holds up no other challenge.
+//!
+//! Failures at these seams are typed and carry a [`severity`] (retry, rewind, fatal) that
+//! decides what the daemon does; a failure that keeps recurring raises one alarm.
+//!
+//! The L2 state starts from the rollup's genesis (the dev genesis or a geth genesis file,
+//! checked against the contract's batch 0, [`rollup`]) or from a [`snapshot`] of a finalized
+//! batch, checked against the contract's finalized root before anything is written.
 //!
 //! Around it: [`audit`] replays a range of history read-only and writes portable proof
 //! bundles; [`proposer`] builds and proposes L2 blocks, honestly or with chosen lies;

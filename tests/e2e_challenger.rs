@@ -166,6 +166,13 @@ async fn rpc_errors_and_delays_do_not_stop_a_conviction() {
     let proxy = RpcProxy::start(&e.node.http_url).await;
     proxy.set_max_log_range(Some(2));
     proxy.set_delay(Duration::from_millis(20));
+    // A few blocks mined before the daemon starts make its first read wider than the proxy
+    // allows, however few blocks the deployment took.
+    let provider = e.client.provider().clone();
+    let deployed = provider.get_block_number().await.unwrap();
+    while provider.get_block_number().await.unwrap() < deployed + 6 {
+        tokio::time::sleep(BLOCK_TIME).await;
+    }
     let config = e.config("c", Some(&proxy.url));
     let mut daemon = e.start(&config, Some(1)).await;
     e.propose(None).await;

@@ -332,7 +332,7 @@ pub fn section(f: &AuditFigures) -> String {
          includes starting, opening rocksdb and every L1 read. Peak RSS is each child's own \
          high-water mark (`VmHWM` of /proc/PID/status, sampled every 10 ms). The dev L1 serving the replay runs in the bench process on the same {} cores. \
          Baseline, same run: the same blocks decoded (senders recovered) and replayed with \
-         `execute_on_store` alone, in-process (no L1 reads, no calldata, no batch records).\n\n",
+         `execute_on_store` alone, in-process (no L1 reads, no log decoding, no batch records).\n\n",
         f.batches,
         f.l1_blocks,
         f.propose.as_secs_f64(),

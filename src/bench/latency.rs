@@ -246,8 +246,8 @@ pub fn section(rows: &[LatencyRow]) -> String {
          about 65% of it), whose LAST block lies, so the whole batch is replayed before the lie is found. The clock \
          starts when the proposal's receipt is in (L1 inclusion) and stops when the commitment \
          transaction, the first of the two challenge transactions, is broadcast. In between, a fresh \
-         watcher reads the contract's events from L1 block 0, fetches and decodes the proposing \
-         calldata, replays every block into rocksdb, records the lie's trace; the submitter runs the \
+         watcher reads the contract's events from L1 block 0, decodes the batch from its `BatchData` \
+         log (checked against `BatchProposed` and `batchCount`), replays every block into rocksdb, records the lie's trace; the submitter runs the \
          self-check (the stateless verifier EXECUTE runs) and the budget plan; the commitment is \
          signed and sent. Confirmation depth 0: each confirmation required adds one L1 slot (12 s on \
          mainnet). The reveal can follow one L1 block after the commitment is mined, by the contract's \

@@ -99,12 +99,18 @@ fn replay_trace_and_execute_agree() {
 }
 
 #[test]
-fn two_block_chunk_verifies() {
+fn two_block_chunk_verifies_without_a_budget_only() {
     let mut chain = TestChain::new();
     let (b1, b2) = two_blocks(&mut chain);
     let genesis = chain.head();
+    // Protocol v2 meters each block as it would run alone, so its chunks are one block.
+    let err = record_trace(&chain.store, &chain.rules, &[b1.clone(), b2.clone()])
+        .expect_err("a v2 chunk is one block");
+    assert!(err.to_string().contains("one block"), "{err}");
+    // The trace format still carries several blocks for chains without a witness budget.
+    let rules = chain.rules.clone().without_trace_budget();
     let (trace, steps) =
-        record_trace(&chain.store, &chain.rules, &[b1.clone(), b2.clone()]).expect("trace");
+        record_trace(&chain.store, &rules, &[b1.clone(), b2.clone()]).expect("trace");
     chain.apply(&b1);
     let head = chain.apply(&b2);
     assert_eq!(steps[1].post_state_root, head.state_root);
@@ -115,12 +121,16 @@ fn two_block_chunk_verifies() {
         })
         .sum();
     assert!(
-        execute(&chain.rules, &call_for(&trace, genesis.state_root, head.state_root, total))
+        execute(&rules, &call_for(&trace, genesis.state_root, head.state_root, total)).unwrap()
+    );
+    assert!(
+        !execute(&rules, &call_for(&trace, genesis.state_root, head.state_root, total - 1))
             .unwrap()
     );
     assert!(
-        !execute(&chain.rules, &call_for(&trace, genesis.state_root, head.state_root, total - 1))
-            .unwrap()
+        execute(&chain.rules, &call_for(&trace, genesis.state_root, head.state_root, total))
+            .is_err(),
+        "EXECUTE under v2 refuses a two-block trace"
     );
 }
 

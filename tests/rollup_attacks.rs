@@ -17,7 +17,7 @@ use common::red_team::{
 };
 use common::rollup::{RollupEnv, fee, provider};
 use native_challenger::proposer::{Fault, L1Anchor, PlannedBatch, ProposerError};
-use native_challenger::protocol::{BlockInputs, Trace};
+use native_challenger::protocol::{BlockInputs, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, Trace};
 use native_challenger::rollup::bindings::{DecoyProposer, ReentrantChallenger};
 use native_challenger::rollup::client::send_and_wait;
 use native_challenger::rollup::{
@@ -313,6 +313,31 @@ async fn malformed_and_out_of_rule_batches_are_refused() {
     ));
     let empty = NativeRollup::proposeCall { blocks: vec![], checkpoints: vec![], ..good.clone() };
     assert!(matches!(refused(c.propose(&empty, bond).await), NativeRollupErrors::BadBatchSize(_)));
+
+    // Protocol v2's caps: a block's trace must stay under the proof-size bound even if none
+    // of its transactions runs, and EXECUTE's per-transaction charge must fit one L1 tx.
+    let with_txs = |transactions: Vec<Bytes>| {
+        let mut inputs = BlockInputs::decode(&good.blocks[1]).expect("inputs");
+        inputs.transactions = transactions;
+        let mut call = good.clone();
+        call.blocks[1] = inputs.encode().expect("encode").into();
+        call
+    };
+    let bloated = with_txs(vec![Bytes::from(vec![0x01; MAX_BLOCK_INPUT_BYTES])]);
+    match refused(c.propose(&bloated, bond).await) {
+        NativeRollupErrors::BlockInputsTooLarge(e) => {
+            assert_eq!(e.index, U256::from(1));
+            assert_eq!(e.max, U256::from(MAX_BLOCK_INPUT_BYTES));
+        }
+        other => panic!("bloated block: {other:?}"),
+    }
+    let crowded = with_txs(vec![Bytes::new(); MAX_TXS_PER_BLOCK as usize + 1]);
+    match refused(c.propose(&crowded, bond).await) {
+        NativeRollupErrors::TooManyTransactions(e) => {
+            assert_eq!(e.count, U256::from(MAX_TXS_PER_BLOCK + 1));
+        }
+        other => panic!("crowded block: {other:?}"),
+    }
 
     let (id, _) = c.propose(&good, bond).await.expect("the well-formed batch is accepted");
     assert_eq!(id, 1);

@@ -7,7 +7,7 @@ use alloy_primitives::{Address, B256, keccak256};
 use alloy_trie::{HashBuilder, Nibbles, TrieAccount, proof::ProofRetainer};
 use common::TestChain;
 use native_challenger::execute_local::execute::record_trace;
-use native_challenger::execute_local::l2::system_contracts;
+use native_challenger::execute_local::l2::l2_system_contracts as system_contracts;
 use std::collections::{BTreeMap, BTreeSet};
 
 /// Hashed trie nodes alloy-trie retains on the paths to `targets` (plus the root).

@@ -57,6 +57,8 @@ contract NativeRollup {
     error BadBatchSize(uint256 blocks, uint256 checkpoints);
     error StaleAnchor(uint256 anchorBlock, uint256 currentBlock);
     error MalformedBlockInputs(uint256 index);
+    error BlockInputsTooLarge(uint256 index, uint256 length, uint256 max);
+    error TooManyTransactions(uint256 index, uint256 count, uint256 max);
     error WrongBlockNumber(uint256 index, uint64 found, uint64 expected);
     error TimestampDecreasing(uint256 index, uint64 found, uint64 previous);
     error TimestampInFuture(uint256 index, uint64 found, uint256 now_);
@@ -132,6 +134,13 @@ contract NativeRollup {
     /// Offset of the first block's payload inside a trace (43 + its 4-byte length).
     uint256 private constant TRACE_FIRST_BLOCK = 47;
     uint256 private constant BPS = 10_000;
+
+    /// Protocol v2 (docs/protocol.md, "Witness budget"): the largest encoded BlockInputs and
+    /// the most transactions one block may frame. The first keeps every block's trace under
+    /// the proof-size bound even when none of its transactions runs; the second bounds
+    /// EXECUTE's per-transaction charge (3,000 gas each) inside one L1 transaction.
+    uint256 public constant MAX_BLOCK_INPUT_BYTES = 65_536;
+    uint256 public constant MAX_TXS_PER_BLOCK = 1_024;
 
     address public immutable EXECUTE;
     uint64 public immutable CHAIN_ID;
@@ -315,7 +324,11 @@ contract NativeRollup {
     /// The transaction framing: tx_count length-prefixed transactions, nothing after them.
     function _checkFraming(uint256 i, bytes calldata inputs) private pure {
         if (inputs.length < IN_FIXED_LEN) revert MalformedBlockInputs(i);
+        if (inputs.length > MAX_BLOCK_INPUT_BYTES) {
+            revert BlockInputsTooLarge(i, inputs.length, MAX_BLOCK_INPUT_BYTES);
+        }
         uint256 count = uint32(bytes4(inputs[IN_TX_COUNT:IN_TX_COUNT + 4]));
+        if (count > MAX_TXS_PER_BLOCK) revert TooManyTransactions(i, count, MAX_TXS_PER_BLOCK);
         uint256 pos = IN_FIXED_LEN;
         for (uint256 t = 0; t < count; t++) {
             if (pos + 4 > inputs.length) revert MalformedBlockInputs(i);

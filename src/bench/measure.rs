@@ -69,7 +69,8 @@ fn rules(workload: &Workload) -> Result<ChainRules> {
     let Network::Supported(schedule) = network(&workload.fork) else {
         bail!("fork {} unsupported", workload.fork)
     };
-    let mut rules = ChainRules::new(super::workloads::BENCH_CHAIN_ID, schedule);
+    let mut rules =
+        ChainRules::new(super::workloads::BENCH_CHAIN_ID, schedule).without_trace_budget();
     if workload.lift_tx_gas_cap {
         rules.tx_gas_limit_cap = Some(u64::MAX);
     }

@@ -40,6 +40,11 @@ impl BlockSpec for BenchBlock {
         InvalidTxPolicy::RejectBlock
     }
 
+    /// Never asked: the workloads run under Ethereum's rules, without a trace budget.
+    fn encoded_len(&self) -> usize {
+        0
+    }
+
     fn seal(&self, parent_hash: B256, post_state_root: B256, outcome: &BlockOutcome) -> Sealed {
         let mut header = Vec::with_capacity(104);
         header.extend_from_slice(parent_hash.as_slice());

@@ -7,7 +7,7 @@
 //! dev genesis is first written to the file (how `genesis/dev.json` is made).
 
 use anyhow::{Context, Result, bail};
-use native_challenger::execute_local::l2::system_contracts;
+use native_challenger::execute_local::l2::l2_system_contracts;
 use native_challenger::rollup::{L2Genesis, dev_users};
 use std::path::PathBuf;
 
@@ -57,7 +57,7 @@ pub fn run(args: GenesisArgs) -> Result<()> {
     println!(
         "accounts:    {} (and {} system contracts)",
         counts.accounts,
-        system_contracts().len()
+        l2_system_contracts().len()
     );
     println!("contracts:   {}", counts.contracts);
     println!("slots:       {}", counts.slots);

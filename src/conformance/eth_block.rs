@@ -45,6 +45,11 @@ impl BlockSpec for EthBlock {
         InvalidTxPolicy::RejectBlock
     }
 
+    /// Never asked: Ethereum L1 has no trace budget ([`ethereum_rules`](super::runner::ethereum_rules)).
+    fn encoded_len(&self) -> usize {
+        0
+    }
+
     fn seal(&self, _parent_hash: B256, _post_state_root: B256, _outcome: &BlockOutcome) -> Sealed {
         Sealed { hash: self.hash, header: encode_header(&self.header) }
     }

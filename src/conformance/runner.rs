@@ -62,7 +62,7 @@ pub fn run_test(test: &BlockchainTest, scratch: &Path) -> Outcome {
 /// Ethereum L1's rules for a test's forks: EIP-7610's storage collisions included
 /// ([`crate::execute_local::eip7610`]; the L2 leaves them off).
 pub fn ethereum_rules(schedule: ForkSchedule) -> ChainRules {
-    let mut rules = ChainRules::new(TEST_CHAIN_ID, schedule);
+    let mut rules = ChainRules::new(TEST_CHAIN_ID, schedule).without_trace_budget();
     rules.eip7610 = true;
     rules
 }

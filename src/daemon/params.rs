@@ -11,7 +11,9 @@
 
 use crate::bisect::{Budgets, TX_GAS_CAP};
 use crate::config::Config;
-use crate::protocol::{EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE};
+use crate::protocol::{
+    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, EXECUTE_GAS_PER_TX, MAX_TXS_PER_BLOCK,
+};
 use alloy_provider::{DynProvider, Provider};
 use alloy_rpc_types_eth::BlockNumberOrTag;
 use std::time::Duration;
@@ -36,7 +38,7 @@ pub enum ParamError {
     )]
     WindowTooShort { window: u64, needed: u64, watch: u64, tx: u64 },
     #[error(
-        "a challenge of a full block needs an EXECUTE charge of up to {charge} gas (MAX_L2_GAS_LIMIT {max_l2_gas_limit} + {EXECUTE_BASE_GAS} + {EXECUTE_GAS_PER_TRACE_BYTE} per byte of a {max_tx_size}-byte transaction), over the {limit} gas an L1 block or transaction allows"
+        "a challenge of a full block needs an EXECUTE charge of up to {charge} gas (MAX_L2_GAS_LIMIT {max_l2_gas_limit} + {EXECUTE_BASE_GAS} + {EXECUTE_GAS_PER_TX} per transaction of {MAX_TXS_PER_BLOCK} + {EXECUTE_GAS_PER_TRACE_BYTE} per byte of a {max_tx_size}-byte transaction), over the {limit} gas an L1 block or transaction allows"
     )]
     ExecuteBudget { charge: u64, max_l2_gas_limit: u64, max_tx_size: usize, limit: u64 },
     #[error("reading L1 for the parameter check: {0}")]
@@ -112,6 +114,7 @@ impl Timing {
         let trace = u64::try_from(self.budgets.max_tx_size).unwrap_or(u64::MAX);
         EXECUTE_BASE_GAS
             .saturating_add(self.max_l2_gas_limit)
+            .saturating_add(u64::from(MAX_TXS_PER_BLOCK) * EXECUTE_GAS_PER_TX)
             .saturating_add(trace.saturating_mul(EXECUTE_GAS_PER_TRACE_BYTE))
     }
 
@@ -206,12 +209,13 @@ mod tests {
 
     #[test]
     fn a_block_gas_limit_whose_challenge_cannot_fit_is_refused() {
-        // 100,000 + 1M + 4 x 131,072: well inside 2^24 and the 2 x 2^24 EXECUTE budget.
-        assert_eq!(timing(50_400).worst_execute_charge(), 1_624_288);
-        let huge = Timing { max_l2_gas_limit: 16_200_000, ..timing(50_400) };
+        // 100,000 + 1M + 3,000 x 1,024 transactions + 4 x 131,072: well inside 2^24 and the
+        // 2 x 2^24 EXECUTE budget.
+        assert_eq!(timing(50_400).worst_execute_charge(), 4_696_288);
+        let huge = Timing { max_l2_gas_limit: 14_000_000, ..timing(50_400) };
         match huge.check() {
             Err(ParamError::ExecuteBudget { charge, limit, .. }) => {
-                assert_eq!(charge, 16_824_288);
+                assert_eq!(charge, 17_696_288);
                 assert_eq!(limit, 1 << 24);
             }
             other => panic!("expected the budget refusal, got {other:?}"),

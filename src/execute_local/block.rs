@@ -21,6 +21,7 @@
 use super::chain::ChainRules;
 use super::eip7610::StorageCollisions;
 use super::fault::{DbFault, FaultSlot};
+use super::l2::EPILOGUE_ACCOUNTS;
 use alloy_consensus::{
     Header, ReceiptEnvelope, Transaction, TxEnvelope, TxReceipt, proofs::calculate_receipt_root,
     transaction::Recovered,
@@ -35,7 +36,7 @@ use alloy_evm::{
     },
     precompiles::PrecompilesMap,
 };
-use alloy_primitives::{Address, B256, Bloom, Bytes, U256};
+use alloy_primitives::{Address, B256, Bloom, Bytes, KECCAK256_EMPTY, U256};
 use revm::{
     context::{BlockEnv, CfgEnv},
     context_interface::block::BlobExcessGasAndPrice,
@@ -94,6 +95,10 @@ pub enum TxRejection {
     DisallowedType { tx_type: u8 },
     #[error("invalid under the fork's transaction rules: {reason}")]
     Invalid { reason: String },
+    /// The chunk's witness budget (docs/protocol.md, "Witness budget") was spent before the
+    /// transaction started, or would be passed by one of its reads.
+    #[error("the chunk's trace would hold {charged} bytes, over its budget of {budget}")]
+    WitnessBudget { charged: u64, budget: u64 },
 }
 
 /// What to do with a transaction that the fork's rules reject.
@@ -130,6 +135,11 @@ pub enum ExecError {
     /// The database under the EVM failed: missing witness data or an I/O fault. Never a verdict.
     #[error(transparent)]
     Database(#[from] DbFault),
+    /// A chunk of several blocks under a witness budget: protocol v2 meters each block as it
+    /// runs alone from its pre-state, so a chunk is one block (docs/protocol.md, "Witness
+    /// budget").
+    #[error("a chunk under a witness budget holds one block, not {blocks}")]
+    ChunkTooLong { blocks: usize },
 }
 
 /// Executes one block on `state`. See the module documentation.
@@ -217,6 +227,9 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
         tx_count_hint: Option<usize>,
         install: impl FnOnce(&mut PrecompilesMap),
     ) -> Result<Self, ExecError> {
+        if rules.trace_budget.is_some() {
+            preload(state, &EPILOGUE_ACCOUNTS)?;
+        }
         let evm_env = evm_env(rules, env);
         // The inspector runs only under `rules.eip7610` (Ethereum L1); otherwise this is
         // exactly `EthEvmFactory::create_evm`, which never invokes an inspector.
@@ -257,17 +270,33 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
         {
             return Ok(TxOutcome::Rejected(rejection));
         }
+        if let Err(fault) = self.executor.evm_mut().db_mut().database.open_tx() {
+            return witness_budget(fault).map(TxOutcome::Rejected);
+        }
         let result = self.executor.execute_transaction_with_commit_condition(tx, |output| {
             if keep(&output.result.result) { CommitChanges::Yes } else { CommitChanges::No }
         });
+        let db = self.executor.evm_mut().db_mut();
+        db.database.close_tx();
+        let fault = db.database.take_fault();
         match result {
-            Ok(Some(gas)) => Ok(TxOutcome::Committed { gas_used: gas.tx_gas_used() }),
+            Ok(Some(gas)) => {
+                fault.map_or(Ok(()), Err)?;
+                Ok(TxOutcome::Committed { gas_used: gas.tx_gas_used() })
+            }
             Ok(None) => {
-                take_fault(self.executor.evm_mut().db_mut())?;
+                fault.map_or(Ok(()), Err)?;
                 Ok(TxOutcome::Discarded)
             }
             Err(err) => {
-                take_fault(self.executor.evm_mut().db_mut())?;
+                // The meter refused a read: revm discarded the transaction's changes
+                // (`Handler::catch_error`), so skipping it leaves the state as it was.
+                if let Some(fault) = fault {
+                    // revm may have met a second refused read after the first and left it in
+                    // its context; it must not fail the next transaction or system call.
+                    self.executor.evm_mut().ctx_mut().error = Ok(());
+                    return witness_budget(fault).map(TxOutcome::Rejected);
+                }
                 match err {
                     BlockExecutionError::Validation(
                         reason @ (BlockValidationError::InvalidTx { .. }
@@ -327,6 +356,37 @@ fn blob_rules(
     (used > max).then(|| TxRejection::Invalid {
         reason: format!("blob gas {used} exceeds the block's maximum {max}"),
     })
+}
+
+/// Loads accounts and their code into the state's cache before the block's transactions, so
+/// that a later system call finds them there and brings nothing new into the trace: the L2
+/// preloads what its epilogue reads ([`EPILOGUE_ACCOUNTS`]), which keeps every unskippable
+/// read ahead of the first user transaction (docs/protocol.md, "Witness budget").
+fn preload<DB: FaultSlot>(state: &mut State<DB>, addresses: &[Address]) -> Result<(), ExecError> {
+    use revm::Database;
+    for address in addresses {
+        let loaded = state.basic(*address).and_then(|info| match info {
+            Some(info) if info.code_hash != KECCAK256_EMPTY => {
+                state.code_by_hash(info.code_hash).map(drop)
+            }
+            _ => Ok(()),
+        });
+        if let Err(err) = loaded {
+            take_fault(state)?;
+            return Err(ExecError::Database(DbFault::Store { reason: err.to_string() }));
+        }
+    }
+    Ok(())
+}
+
+/// The rejection for the meter's refusal; any other fault stays a fault.
+fn witness_budget(fault: DbFault) -> Result<TxRejection, ExecError> {
+    match fault {
+        DbFault::OverBudget { charged, budget } => {
+            Ok(TxRejection::WitnessBudget { charged, budget })
+        }
+        other => Err(ExecError::Database(other)),
+    }
 }
 
 /// Surfaces a database fault recorded while the EVM ran, before anything else is concluded.

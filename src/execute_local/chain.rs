@@ -1,10 +1,11 @@
-//! The rules a chain executes under: its fork schedule and chain id.
+//! The rules a chain executes under: its fork schedule, chain id and witness budget.
 //!
 //! The L2 runs the L1 EVM of one configured fork from genesis (default: the newest fork revm
 //! supports that mainnet has activated); the conformance runner uses the schedule each
 //! Ethereum test names, transitions included.
 
 use super::forks::ForkSchedule;
+use super::meter::TRACE_BUDGET;
 use revm::primitives::hardfork::SpecId;
 
 /// Fork schedule and chain id.
@@ -20,11 +21,28 @@ pub struct ChainRules {
     /// the L2 never does: its genesis refuses such accounts and none can arise later, so its
     /// execution stays on revm's own path, with no inspector and no extra state read.
     pub eip7610: bool,
+    /// Protocol v2's witness budget: the bytes a chunk's user transactions may bring into its
+    /// trace ([`super::meter`]). Every L2 chain has it ([`Self::new`] sets
+    /// [`TRACE_BUDGET`]); Ethereum L1 (the conformance runner, the dev L1) has none.
+    pub trace_budget: Option<u64>,
 }
 
 impl ChainRules {
+    /// The rules of an L2 chain: protocol v2, witness budget included.
     pub fn new(chain_id: u64, schedule: ForkSchedule) -> Self {
-        Self { chain_id, schedule, tx_gas_limit_cap: None, eip7610: false }
+        Self {
+            chain_id,
+            schedule,
+            tx_gas_limit_cap: None,
+            eip7610: false,
+            trace_budget: Some(TRACE_BUDGET),
+        }
+    }
+
+    /// The same rules without a witness budget: Ethereum L1's own block execution.
+    pub fn without_trace_budget(mut self) -> Self {
+        self.trace_budget = None;
+        self
     }
 
     /// The schedule, as alloy-evm's executor takes it.

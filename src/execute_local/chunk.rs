@@ -10,8 +10,8 @@ use super::block::{
 };
 use super::chain::ChainRules;
 use super::db::{TrieDb, WitnessSources};
-use super::fault::DbFault;
-use super::tries::StateDiff;
+use super::meter::{Meter, MeterReport, base_trace_bytes};
+use super::tries::{StateDiff, StateTries};
 use alloy_primitives::{B256, Bytes};
 use revm::database::{State, states::bundle_state::BundleRetention};
 
@@ -30,6 +30,9 @@ pub trait BlockSpec {
     fn env(&self, parent_hash: B256) -> BlockEnvInput;
     fn txs(&self) -> &[PreparedTx];
     fn policy(&self) -> InvalidTxPolicy;
+    /// Length of the block's encoded inputs as a trace carries them (what the witness meter
+    /// charges for the block itself; only chains with a trace budget ask).
+    fn encoded_len(&self) -> usize;
     /// Hash and header bytes once the post-state root and the outcome are known.
     fn seal(&self, parent_hash: B256, post_state_root: B256, outcome: &BlockOutcome) -> Sealed;
 }
@@ -41,6 +44,11 @@ pub struct ChunkStep {
     pub post_state_root: B256,
     pub sealed: Sealed,
     pub outcome: BlockOutcome,
+    /// The block's state changes.
+    pub diff: StateDiff,
+    /// The witness meter after this block, on chains with a trace budget: `trace_bytes` is
+    /// the length of the minimal trace of the chunk up to here.
+    pub meter: Option<MeterReport>,
 }
 
 /// Executes `blocks` in order from `pre_state_root`. See the module documentation.
@@ -51,7 +59,25 @@ pub fn run_chunk<S: WitnessSources, B: BlockSpec>(
     blocks: &[B],
     sources: &S,
 ) -> Result<Vec<ChunkStep>, ExecError> {
-    let db = TrieDb::new(sources, pre_state_root);
+    run_chunk_tries(rules, pre_state_root, parent_hash, blocks, sources).map(|(steps, _)| steps)
+}
+
+/// [`run_chunk`], also handing back the tries (whose new nodes stateful replay commits).
+pub fn run_chunk_tries<S: WitnessSources, B: BlockSpec>(
+    rules: &ChainRules,
+    pre_state_root: B256,
+    parent_hash: B256,
+    blocks: &[B],
+    sources: &S,
+) -> Result<(Vec<ChunkStep>, StateTries), ExecError> {
+    if rules.trace_budget.is_some() && blocks.len() > 1 {
+        return Err(ExecError::ChunkTooLong { blocks: blocks.len() });
+    }
+    let mut db = TrieDb::new(sources, pre_state_root);
+    if let (Some(budget), Some(first)) = (rules.trace_budget, blocks.first()) {
+        let base = base_trace_bytes(blocks.iter().map(BlockSpec::encoded_len));
+        db = db.with_meter(Meter::new(budget, base, first.number().saturating_sub(1)));
+    }
     let mut state = State::builder().with_database(db).with_bundle_update().build();
     let mut parent = parent_hash;
     let mut steps = Vec::with_capacity(blocks.len());
@@ -60,19 +86,19 @@ pub fn run_chunk<S: WitnessSources, B: BlockSpec>(
             execute_block(rules, &block.env(parent), block.txs(), block.policy(), &mut state)?;
         state.merge_transitions(BundleRetention::PlainState);
         let diff = StateDiff::from_bundle(&state.take_bundle());
-        let root = apply_diff(&mut state.database, sources, &diff)?;
+        let root = state.database.apply(&diff)?;
         let sealed = block.seal(parent, root, &outcome);
         state.database.push_block_hash(block.number(), sealed.hash);
         parent = sealed.hash;
-        steps.push(ChunkStep { number: block.number(), post_state_root: root, sealed, outcome });
+        let meter = state.database.meter().map(Meter::report);
+        steps.push(ChunkStep {
+            number: block.number(),
+            post_state_root: root,
+            sealed,
+            outcome,
+            diff,
+            meter,
+        });
     }
-    Ok(steps)
-}
-
-fn apply_diff<S: WitnessSources>(
-    db: &mut TrieDb<'_, S>,
-    sources: &S,
-    diff: &StateDiff,
-) -> Result<B256, DbFault> {
-    db.tries.apply(sources.nodes(), diff)
+    Ok((steps, state.database.tries))
 }

@@ -28,6 +28,11 @@ pub enum DbFault {
     MissingBlockHash { number: u64 },
     #[error("state store: {reason}")]
     Store { reason: String },
+    /// The witness meter refused the read: the chunk's trace would pass its budget
+    /// ([`super::meter`]). Inside a user transaction this skips the transaction; it is the
+    /// one fault that is a verdict, and the block executor never lets it out as a fault.
+    #[error("the chunk's trace would hold {charged} bytes, over its budget of {budget}")]
+    OverBudget { charged: u64, budget: u64 },
     /// Marker handed to revm; the real fault is in the database's [`FaultSlot`].
     #[error("database fault (recorded in the database)")]
     Recorded,
@@ -44,6 +49,16 @@ pub trait FaultSlot: Database<Error = DbFault> + std::fmt::Debug {
     /// collision rule). Asked only under [`ChainRules::eip7610`](super::chain::ChainRules),
     /// which the L2 never sets; a fault is recorded like any other.
     fn has_storage(&mut self, address: Address) -> Result<bool, DbFault>;
+
+    /// Before a user transaction: `Err(DbFault::OverBudget)` when the witness budget is spent
+    /// and the transaction must be skipped; otherwise the meter enforces until
+    /// [`Self::close_tx`]. Databases without a meter accept every transaction.
+    fn open_tx(&mut self) -> Result<(), DbFault> {
+        Ok(())
+    }
+
+    /// After a user transaction (however it ended).
+    fn close_tx(&mut self) {}
 }
 
 /// Keeps the first fault; returns the marker for revm.

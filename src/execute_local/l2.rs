@@ -72,6 +72,10 @@ impl BlockSpec for L2Block {
         InvalidTxPolicy::Skip
     }
 
+    fn encoded_len(&self) -> usize {
+        self.inputs.encoded_len()
+    }
+
     fn seal(&self, parent_hash: B256, post_state_root: B256, outcome: &BlockOutcome) -> Sealed {
         let header = self.header(parent_hash, post_state_root, outcome.gas_used);
         Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) }
@@ -107,7 +111,8 @@ pub enum GenesisError {
     State(#[from] DbFault),
 }
 
-/// The four system contracts the L2's block execution calls, with their mainnet code.
+/// The four system contracts Ethereum's block execution calls, with their mainnet code (the
+/// dev L1's genesis).
 pub fn system_contracts() -> [(Address, Bytes); 4] {
     [
         (eip4788::BEACON_ROOTS_ADDRESS, eip4788::BEACON_ROOTS_CODE.clone()),
@@ -123,6 +128,41 @@ pub fn system_contracts() -> [(Address, Bytes); 4] {
     ]
 }
 
+/// Code the L2 places at the EIP-7002 and EIP-7251 addresses (protocol v2): called by the
+/// system address it stops with empty output (no requests), called by anyone else it reverts.
+///
+/// `CALLER PUSH20 0xff…fe EQ PUSH1 0x1d JUMPI PUSH0 PUSH0 REVERT JUMPDEST STOP`
+///
+/// *Why not the mainnet code:* requests mean nothing on the L2, and the mainnet contracts'
+/// end-of-block system calls read queue entries that users enqueued in earlier blocks (up to
+/// 16 withdrawal and 2 consolidation requests, 3 to 4 storage slots each, every block). Those
+/// reads cannot be skipped, so no witness budget could bound them; the inert code makes the
+/// epilogue read two fixed accounts and one 31-byte code, which the STF loads at the start of
+/// the block (docs/protocol.md, "Witness budget").
+pub const INERT_REQUEST_CONTRACT: [u8; 31] = [
+    0x33, 0x73, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xfe, 0x14, 0x60, 0x1d, 0x57, 0x5f, 0x5f, 0xfd, 0x5b, 0x00,
+];
+
+/// The accounts the block's epilogue (the EIP-7002 and EIP-7251 system calls) reads; the L2
+/// STF loads them before the first transaction.
+pub const EPILOGUE_ACCOUNTS: [Address; 2] = [
+    eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS,
+    eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS,
+];
+
+/// The four system contracts the L2's block execution calls: EIP-4788 and EIP-2935 with their
+/// mainnet code, EIP-7002 and EIP-7251 with [`INERT_REQUEST_CONTRACT`].
+pub fn l2_system_contracts() -> [(Address, Bytes); 4] {
+    let inert = Bytes::from_static(&INERT_REQUEST_CONTRACT);
+    [
+        (eip4788::BEACON_ROOTS_ADDRESS, eip4788::BEACON_ROOTS_CODE.clone()),
+        (eip2935::HISTORY_STORAGE_ADDRESS, eip2935::HISTORY_STORAGE_CODE.clone()),
+        (eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS, inert.clone()),
+        (eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS, inert),
+    ]
+}
+
 /// The L2 genesis: `alloc` plus the system contracts, and its header.
 pub fn l2_genesis(
     alloc: &BTreeMap<Address, GenesisAccount>,
@@ -133,7 +173,7 @@ pub fn l2_genesis(
             return Err(GenesisError::StorageWithoutCode { address: *address });
         }
     }
-    for (address, code) in system_contracts() {
+    for (address, code) in l2_system_contracts() {
         if full.contains_key(&address) {
             return Err(GenesisError::SystemAddress { address });
         }

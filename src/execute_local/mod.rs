@@ -21,6 +21,7 @@ pub mod execute;
 pub mod fault;
 pub mod forks;
 pub mod l2;
+pub mod meter;
 pub mod replay;
 pub mod stateless;
 pub mod store;

@@ -6,18 +6,17 @@
 //! used and the outcome. Nothing is written until [`PendingBlock::commit`], which writes the
 //! whole block in one atomic batch; so a caller can compare roots first and decide.
 
-use super::block::BlockOutcome;
-use super::block::{ExecError, execute_block};
+use super::block::{BlockOutcome, ExecError};
 use super::chain::ChainRules;
-use super::chunk::{BlockSpec, Sealed};
+use super::chunk::{BlockSpec, Sealed, run_chunk_tries};
 use super::commit::BlockWrite;
 use super::fault::DbFault;
-use super::store::{FlatDb, Head, StateStore, StoreError};
+use super::store::{Head, StateStore, StoreError};
 use super::trie::MemNodes;
 use super::tries::{AccountBasics, AccountChange, StateDiff, StateTries};
+use super::witness::StoreSources;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
-use revm::database::{State, states::bundle_state::BundleRetention};
 use std::collections::BTreeMap;
 
 /// Errors of stateful replay.
@@ -59,29 +58,35 @@ impl PendingBlock {
 }
 
 /// Executes `block` on the store's head. See the module documentation.
+///
+/// It runs over the same trie database as witness recording and stateless verification
+/// ([`run_chunk_tries`]), reading the state through the tries in the store: the witness meter
+/// of protocol v2 counts the nodes a block resolves, so replay must resolve them as EXECUTE
+/// will, or it could skip a different set of transactions.
 pub fn execute_on_store<B: BlockSpec>(
     store: &StateStore,
     rules: &ChainRules,
     block: &B,
 ) -> Result<PendingBlock, ReplayError> {
     let parent = store.head()?.ok_or(StoreError::Uninitialised)?;
-    let mut state = State::builder().with_database(FlatDb::new(store)).with_bundle_update().build();
-    let outcome =
-        execute_block(rules, &block.env(parent.hash), block.txs(), block.policy(), &mut state)?;
-    state.merge_transitions(BundleRetention::PlainState);
-    let diff = StateDiff::from_bundle(&state.take_bundle());
-    let mut tries = StateTries::new(parent.state_root);
-    let post_state_root = tries.apply(store, &diff)?;
+    let sources = StoreSources::new(store, parent.number);
+    let (mut steps, mut tries) = run_chunk_tries(
+        rules,
+        parent.state_root,
+        parent.hash,
+        std::slice::from_ref(block),
+        &sources,
+    )?;
+    let step = steps.pop().ok_or(ExecError::InvalidBlock { reason: "no block".to_string() })?;
     let mut nodes = Vec::new();
     tries.commit(&mut |hash, node| nodes.push((hash, node)));
-    let sealed = block.seal(parent.hash, post_state_root, &outcome);
     Ok(PendingBlock {
         number: block.number(),
         parent,
-        post_state_root,
-        sealed,
-        outcome,
-        diff,
+        post_state_root: step.post_state_root,
+        sealed: step.sealed,
+        outcome: step.outcome,
+        diff: step.diff,
         nodes,
     })
 }

@@ -53,8 +53,9 @@ pub enum RecordError {
     MissingHeader { number: u64 },
 }
 
-/// Sources over the store that note everything they hand out.
-struct StoreSources<'a> {
+/// Sources over the store that note everything they hand out (stateful replay uses them too,
+/// so it runs over the same trie database, meter included, as recording and verification).
+pub(crate) struct StoreSources<'a> {
     store: &'a StateStore,
     nodes: RecordingSource<'a, StateStore>,
     codes: RefCell<BTreeMap<B256, Bytes>>,
@@ -93,6 +94,19 @@ impl<'a> WitnessSources for StoreSources<'a> {
     }
 }
 
+impl<'a> StoreSources<'a> {
+    /// Sources for executing on top of block `parent` of the store.
+    pub(crate) fn new(store: &'a StateStore, parent: u64) -> Self {
+        Self {
+            store,
+            nodes: RecordingSource::new(store),
+            codes: RefCell::default(),
+            numbers: RefCell::default(),
+            parent,
+        }
+    }
+}
+
 /// Records the witness of `blocks`, executed on top of the store's head.
 pub fn record_witness<B: BlockSpec>(
     store: &StateStore,
@@ -100,13 +114,7 @@ pub fn record_witness<B: BlockSpec>(
     blocks: &[B],
 ) -> Result<(Witness, Vec<ChunkStep>), RecordError> {
     let head: Head = store.head()?.ok_or(StoreError::Uninitialised)?;
-    let sources = StoreSources {
-        store,
-        nodes: RecordingSource::new(store),
-        codes: RefCell::default(),
-        numbers: RefCell::default(),
-        parent: head.number,
-    };
+    let sources = StoreSources::new(store, head.number);
     let steps = run_chunk(rules, head.state_root, head.hash, blocks, &sources)?;
     // Contiguous from the oldest hash BLOCKHASH used (or the parent) up to the parent, which
     // is always present: it binds the pre-state root and the numbering.

@@ -5,6 +5,7 @@
 //! the blocks themselves (an invalid transaction, an oversized block) are applied by the
 //! proposer while it builds the block; their lie is applied here.
 
+use super::hostile::Hostile;
 use crate::protocol::Checkpoint;
 use alloy_primitives::{B256, keccak256};
 use std::str::FromStr;
@@ -24,6 +25,9 @@ pub enum Fault {
     /// Gives the block a gas limit above a whole L1 block's EXECUTE budget, so it could never
     /// be challenged; the contract's `MAX_L2_GAS_LIMIT` refuses the batch.
     OversizedBlock { block: usize },
+    /// Fills the block with a hostile workload built to make its proof as large as possible
+    /// ([`Hostile`]), and claims a wrong post-state root for it.
+    Hostile { block: usize, class: Hostile },
 }
 
 impl Fault {
@@ -33,7 +37,8 @@ impl Fault {
             | Self::WrongGasUsed { block }
             | Self::WrongIntermediate { block }
             | Self::InvalidTx { block }
-            | Self::OversizedBlock { block } => block,
+            | Self::OversizedBlock { block }
+            | Self::Hostile { block, .. } => block,
         }
     }
 
@@ -44,6 +49,13 @@ impl Fault {
             Self::WrongIntermediate { .. } => "wrong-intermediate",
             Self::InvalidTx { .. } => "invalid-tx",
             Self::OversizedBlock { .. } => "oversized-block",
+            Self::Hostile { class, .. } => match class {
+                Hostile::Accounts => "hostile-accounts",
+                Hostile::Slots => "hostile-slots",
+                Hostile::Codes => "hostile-codes",
+                Hostile::Deletions => "hostile-deletions",
+                Hostile::Garbage => "hostile-garbage",
+            },
         }
     }
 
@@ -55,6 +67,7 @@ impl Fault {
             Self::WrongIntermediate { .. } => Self::WrongIntermediate { block },
             Self::InvalidTx { .. } => Self::InvalidTx { block },
             Self::OversizedBlock { .. } => Self::OversizedBlock { block },
+            Self::Hostile { class, .. } => Self::Hostile { block, class: *class },
         }
     }
 
@@ -78,7 +91,7 @@ impl Fault {
         let before = if k == 0 { pre_root } else { honest[k - 1].post_state_root };
         let lie = &mut claimed[k];
         match self {
-            Self::WrongPostRoot { .. } | Self::WrongIntermediate { .. } => {
+            Self::WrongPostRoot { .. } | Self::WrongIntermediate { .. } | Self::Hostile { .. } => {
                 lie.post_state_root =
                     keccak256([true_cp.post_state_root.as_slice(), b"lie"].concat());
             }
@@ -99,7 +112,7 @@ impl Fault {
 /// Why a fault could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block"
+    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block, hostile-accounts, hostile-slots, hostile-codes, hostile-deletions, hostile-garbage"
 )]
 pub struct ParseFaultError(String);
 
@@ -113,6 +126,12 @@ impl FromStr for Fault {
             Some((name, index)) => (name, index.parse().map_err(|_| err())?),
             None => (s, 0),
         };
-        Self::kinds().into_iter().find(|f| f.name() == name).map(|f| f.at(block)).ok_or_else(err)
+        let hostile = Hostile::ALL.map(|class| Self::Hostile { block: 0, class });
+        Self::kinds()
+            .into_iter()
+            .chain(hostile)
+            .find(|f| f.name() == name)
+            .map(|f| f.at(block))
+            .ok_or_else(err)
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod driver;
 pub mod fault;
+pub mod hostile;
 pub mod workload;
 
 pub use fault::Fault;
@@ -187,7 +188,16 @@ impl Proposer {
             // Alone more than an L1 block's whole EXECUTE budget: unprovable by construction.
             gas_limit = crate::precompile::DEFAULT_EXECUTE_BLOCK_GAS_LIMIT + 1;
         }
-        let mut transactions = self.workload.block_txs(self.config.l2_gas_limit);
+        let mut transactions = match here {
+            Some(Fault::Hostile { class, .. }) => {
+                // The sweep takes all the block's gas that its intrinsic cost leaves.
+                let (to, data) = class.call();
+                let mut txs = class.padding();
+                txs.push(self.workload.call_tx(to, data, self.config.l2_gas_limit));
+                txs
+            }
+            _ => self.workload.block_txs(self.config.l2_gas_limit),
+        };
         if let Some(Fault::InvalidTx { .. }) = here {
             transactions.insert(0, Bytes::from_static(&[0x02, 0xc0, 0xde]));
             transactions.push(self.workload.invalid_nonce_tx());

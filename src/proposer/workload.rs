@@ -114,6 +114,15 @@ impl Workload {
         txs
     }
 
+    /// A call of `to` with `data` and `gas`, signed by the next user in turn.
+    pub fn call_tx(&mut self, to: Address, data: Bytes, gas: u64) -> Bytes {
+        let user = self.rng.below(self.users.len().max(1) as u64) as usize;
+        if self.users.is_empty() {
+            return Bytes::from_static(&[0xff]);
+        }
+        self.next(user, TxKind::Call(to), U256::ZERO, data, gas)
+    }
+
     /// A transaction the L2 must skip: signed by a user with a nonce far ahead of its own.
     pub fn invalid_nonce_tx(&mut self) -> Bytes {
         let user = self.rng.below(self.users.len().max(1) as u64) as usize;

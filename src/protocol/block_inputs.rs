@@ -122,3 +122,21 @@ pub(crate) fn peek_gas_limit(bytes: &[u8], base: usize) -> Result<u64, ProtocolE
     r.take(BLOCK_INPUTS_GAS_LIMIT_OFFSET, "block_inputs")?;
     r.u64("gas_limit")
 }
+
+/// Protocol v2: the largest encoded block inputs `propose` accepts (the rollup contract's
+/// `MAX_BLOCK_INPUT_BYTES`; docs/protocol.md, "Witness budget").
+pub const MAX_BLOCK_INPUT_BYTES: usize = 65_536;
+
+/// Protocol v2: the most transactions one block may frame (the contract's
+/// `MAX_TXS_PER_BLOCK`), which bounds EXECUTE's per-transaction charge.
+pub const MAX_TXS_PER_BLOCK: u32 = 1_024;
+
+/// Offset of `tx_count` in encoded block inputs.
+pub const BLOCK_INPUTS_TX_COUNT_OFFSET: usize = 116;
+
+/// The `tx_count` field of encoded block inputs, without parsing the transactions.
+pub(crate) fn peek_tx_count(bytes: &[u8], base: usize) -> Result<u32, ProtocolError> {
+    let mut r = Reader::new(bytes, base);
+    r.take(BLOCK_INPUTS_TX_COUNT_OFFSET, "block_inputs")?;
+    r.u32("tx_count")
+}

@@ -14,8 +14,9 @@
 //! Invariants: `abi_decode` accepts only what `abi_encode` produces (offset exactly 0x80,
 //! zero padding, gas_used fits u64, nothing trailing), so one call has one encoding.
 
+use super::block_inputs::{peek_gas_limit, peek_tx_count};
 use super::codec::{Reader, word};
-use super::{ProtocolError, block_inputs::peek_gas_limit, trace::block_input_ranges};
+use super::{ProtocolError, trace::block_input_ranges};
 use alloy_primitives::{B256, Bytes};
 use serde::{Deserialize, Serialize};
 
@@ -23,6 +24,9 @@ use serde::{Deserialize, Serialize};
 pub const EXECUTE_BASE_GAS: u64 = 100_000;
 /// Gas per byte of trace, charged up front (witness verification work scales with it).
 pub const EXECUTE_GAS_PER_TRACE_BYTE: u64 = 4;
+/// Gas per framed transaction (protocol v2): decoding and sender recovery happen whether or
+/// not the transaction is valid, so each one pays what the ECRECOVER precompile charges.
+pub const EXECUTE_GAS_PER_TX: u64 = 3_000;
 
 const ABI_HEAD_LEN: usize = 0x80;
 const ABI_BYTES_OFFSET: u64 = 0x80;
@@ -83,10 +87,11 @@ impl ExecuteCall {
     }
 }
 
-/// `EXECUTE_BASE_GAS + Σ blocks' gas_limit + EXECUTE_GAS_PER_TRACE_BYTE × trace.len()`.
+/// `EXECUTE_BASE_GAS + Σ blocks' gas_limit + EXECUTE_GAS_PER_TX × Σ blocks' tx_count +
+/// EXECUTE_GAS_PER_TRACE_BYTE × trace.len()`.
 ///
-/// Reads only the trace's version, block framing and each block's `gas_limit` (bytes 68..76
-/// of each `BlockInputs`); the witness is not decoded. Fails on a trace whose framing is
+/// Reads only the trace's version, block framing and each block's `gas_limit` and `tx_count`
+/// (bytes 68..76 and 116..120 of each `BlockInputs`); the witness is not decoded. Fails on a trace whose framing is
 /// broken and on u64 overflow.
 pub fn execute_gas_cost(trace: &[u8]) -> Result<u64, ProtocolError> {
     let mut total = u64::try_from(trace.len())
@@ -103,7 +108,11 @@ pub fn execute_gas_cost(trace: &[u8]) -> Result<u64, ProtocolError> {
             remaining: 0,
         })?;
         let gas_limit = peek_gas_limit(block, start)?;
-        total = total.checked_add(gas_limit).ok_or(ProtocolError::GasOverflow)?;
+        let txs = u64::from(peek_tx_count(block, start)?) * EXECUTE_GAS_PER_TX;
+        total = total
+            .checked_add(gas_limit)
+            .and_then(|t| t.checked_add(txs))
+            .ok_or(ProtocolError::GasOverflow)?;
     }
     Ok(total)
 }

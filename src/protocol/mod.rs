@@ -25,11 +25,14 @@ mod trace;
 #[cfg(test)]
 mod proptests;
 
-pub use block_inputs::{BLOCK_INPUTS_FIXED_LEN, BLOCK_INPUTS_GAS_LIMIT_OFFSET, BlockInputs};
+pub use block_inputs::{
+    BLOCK_INPUTS_FIXED_LEN, BLOCK_INPUTS_GAS_LIMIT_OFFSET, BlockInputs, MAX_BLOCK_INPUT_BYTES,
+    MAX_TXS_PER_BLOCK,
+};
 pub use error::ProtocolError;
 pub use execute::{
-    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, ExecuteCall, decode_execute_output,
-    encode_execute_output, execute_gas_cost,
+    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, EXECUTE_GAS_PER_TX, ExecuteCall,
+    decode_execute_output, encode_execute_output, execute_gas_cost,
 };
 pub use header::{CHECKPOINT_LEN, Checkpoint, L2_HEADER_LEN, L2Header};
 pub use trace::{

@@ -8,7 +8,7 @@
 
 use super::genesis_file::{GenesisFileError, GethGenesis};
 use crate::execute_local::chunk::Sealed;
-use crate::execute_local::l2::{GenesisError, l2_genesis, system_contracts};
+use crate::execute_local::l2::{GenesisError, l2_genesis, l2_system_contracts};
 use crate::execute_local::replay::{GenesisAccount, GenesisState};
 use crate::execute_local::store::{Head, StateStore, StoreError};
 use crate::protocol::L2Header;
@@ -151,7 +151,8 @@ pub enum GenesisInitError {
 }
 
 impl L2Genesis {
-    /// The dev genesis: `users` funded with 1,000 ETH each, and the storage writer.
+    /// The dev genesis: `users` funded with 1,000 ETH each, the storage writer, and the
+    /// contracts of the proposer's hostile workloads ([`crate::proposer::hostile`]).
     pub fn dev(chain_id: u64, timestamp: u64, users: &[Address]) -> Self {
         let balance = parse_ether("1000").unwrap_or(U256::MAX);
         let mut alloc: BTreeMap<Address, GenesisAccount> = users
@@ -166,6 +167,7 @@ impl L2Genesis {
                 ..Default::default()
             },
         );
+        alloc.extend(crate::proposer::hostile::genesis_accounts());
         Self { chain_id, timestamp, alloc }
     }
 
@@ -204,7 +206,7 @@ impl L2Genesis {
         for account in alloc.values_mut() {
             account.storage.retain(|_, value| !value.is_zero());
         }
-        for (address, code) in system_contracts() {
+        for (address, code) in l2_system_contracts() {
             let Some(account) = alloc.remove(&address) else { continue };
             let field = if account.nonce != 1 {
                 Some("nonce")
@@ -407,7 +409,7 @@ mod tests {
         let err = L2Genesis::load(&path, CHAIN).expect_err("chain id").to_string();
         assert!(err.contains("chainId 5") && err.contains("901"), "{err}");
 
-        let [(beacon, code), ..] = system_contracts();
+        let [(beacon, code), ..] = l2_system_contracts();
         let entry = |account: Value| {
             let mut file = dev_file(&users());
             file["alloc"][format!("{beacon:x}")] = account;

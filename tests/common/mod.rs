@@ -53,6 +53,11 @@ impl TestChain {
 
     /// The four funded keys, the storage writer, and `background` funded accounts.
     pub fn with_background(background: u64) -> Self {
+        Self::with_background_and(background, Vec::new())
+    }
+
+    /// [`Self::with_background`] plus `extra` genesis accounts.
+    pub fn with_background_and(background: u64, extra: Vec<(Address, GenesisAccount)>) -> Self {
         let keys: Vec<PrivateKeySigner> = (1u8..=4)
             .map(|i| PrivateKeySigner::from_bytes(&B256::repeat_byte(i)).expect("key"))
             .collect();
@@ -78,6 +83,7 @@ impl TestChain {
                 ..Default::default()
             },
         );
+        alloc.extend(extra);
         let dir = tempfile::tempdir().expect("tempdir");
         let store = StateStore::open(dir.path()).expect("open store");
         let (state, header) = l2_genesis(&alloc).expect("genesis");

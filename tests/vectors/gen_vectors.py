@@ -83,7 +83,9 @@ def block_ranges(t: dict):
 
 
 def gas_cost(trace: bytes, blocks) -> int:
-    return 100_000 + sum(b["gas_limit"] for b in blocks) + 4 * len(trace)
+    # Protocol v2: 3,000 gas per framed transaction (sender recovery, as ECRECOVER charges).
+    return (100_000 + sum(b["gas_limit"] for b in blocks)
+            + 3_000 * sum(len(b["transactions"]) for b in blocks) + 4 * len(trace))
 
 
 def enc_execute(c: dict) -> bytes:

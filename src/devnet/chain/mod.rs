@@ -212,7 +212,7 @@ impl Chain {
     /// Opens the chain: a fresh genesis, or the chain saved in the configured data directory.
     pub fn open(config: DevnetConfig) -> Result<Self, DevnetError> {
         let schedule = config.schedule()?;
-        let rules = ChainRules::new(config.chain_id, schedule.clone());
+        let rules = ChainRules::new(config.chain_id, schedule.clone()).without_trace_budget();
         let execute = ExecuteConfig {
             address: config.execute_address,
             l2_schedule: schedule,

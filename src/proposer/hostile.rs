@@ -1,0 +1,160 @@
+//! Hostile workloads: blocks built to make their own proof as large as possible, the attack
+//! protocol v2's witness budget exists for (docs/protocol.md, "Witness budget").
+//!
+//! The dev genesis carries the contracts these blocks call ([`genesis_accounts`]), so a
+//! proposer in hostile mode needs nothing deployed first. Each class fills one block with
+//! transactions that, within the block's gas limit, pull as much witness as the EVM lets
+//! them: without the budget their correct proof would not fit one L1 transaction and a lie
+//! in that block could not be convicted; with it, the STF cuts the transaction that crosses.
+
+use crate::execute_local::replay::GenesisAccount;
+use alloy_primitives::{Address, B256, Bytes, U256};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// `BALANCE(keccak256(i))` for i = 0, 1, … until out of gas: one cold account path per 2,600
+/// gas (a fresh path through the account trie each time).
+pub const ACCOUNT_SWEEPER: Address = Address::new([0x5e; 20]);
+/// With empty calldata, `SLOAD(i)` for i = 0, 1, … until out of gas; with any calldata,
+/// `SSTORE(i, 0)` instead (deletions). Its genesis storage holds [`SWEPT_SLOTS`] non-zero slots.
+pub const SLOT_SWEEPER: Address = Address::new([0x5d; 20]);
+/// `EXTCODESIZE(CODE_BASE + i)` for i = 0, 1, … until out of gas: the first
+/// [`LARGE_CODES`] addresses hold distinct codes of the maximum size, each pulled whole into
+/// the witness for 2,600 gas.
+pub const CODE_SWEEPER: Address = Address::new([0x5c; 20]);
+/// Where the large codes start (`0x…010000`).
+pub const CODE_BASE: u64 = 0x01_0000;
+/// Non-zero slots of [`SLOT_SWEEPER`] at genesis.
+pub const SWEPT_SLOTS: u64 = 3_000;
+/// Distinct codes of EIP-170's maximum size at genesis.
+pub const LARGE_CODES: u32 = 8;
+/// EIP-170's maximum code size (Osaka).
+pub const MAX_CODE_SIZE: usize = 24_576;
+
+// PUSH0 JUMPDEST DUP1 PUSH0 MSTORE PUSH1 32 PUSH0 KECCAK256 BALANCE POP PUSH1 1 ADD PUSH1 1 JUMP
+const ACCOUNT_SWEEP_CODE: &[u8] = &[
+    0x5f, 0x5b, 0x80, 0x5f, 0x52, 0x60, 0x20, 0x5f, 0x20, 0x31, 0x50, 0x60, 0x01, 0x01, 0x60, 0x01,
+    0x56,
+];
+
+// CALLDATASIZE PUSH1 0x0f JUMPI
+// PUSH0 JUMPDEST(5) DUP1 SLOAD POP PUSH1 1 ADD PUSH1 5 JUMP
+// JUMPDEST(0x0f) PUSH0 JUMPDEST(0x11) PUSH0 DUP2 SSTORE PUSH1 1 ADD PUSH1 0x11 JUMP
+const SLOT_SWEEP_CODE: &[u8] = &[
+    0x36, 0x60, 0x0f, 0x57, 0x5f, 0x5b, 0x80, 0x54, 0x50, 0x60, 0x01, 0x01, 0x60, 0x05, 0x56, 0x5b,
+    0x5f, 0x5b, 0x5f, 0x81, 0x55, 0x60, 0x01, 0x01, 0x60, 0x11, 0x56,
+];
+
+// PUSH3 0x010000 JUMPDEST(4) DUP1 EXTCODESIZE POP PUSH1 1 ADD PUSH1 4 JUMP
+const CODE_SWEEP_CODE: &[u8] =
+    &[0x62, 0x01, 0x00, 0x00, 0x5b, 0x80, 0x3b, 0x50, 0x60, 0x01, 0x01, 0x60, 0x04, 0x56];
+
+/// The address of large code `i`.
+pub fn large_code_address(i: u32) -> Address {
+    Address::from_word(B256::from(U256::from(CODE_BASE + u64::from(i))))
+}
+
+/// Large code `i`: `STOP` then filler, distinct per `i`.
+pub fn large_code(i: u32) -> Bytes {
+    let mut code = vec![0x00; MAX_CODE_SIZE];
+    code[1..5].copy_from_slice(&i.to_be_bytes());
+    code.into()
+}
+
+/// The contracts of the hostile workloads, for the dev genesis.
+pub fn genesis_accounts() -> Vec<(Address, GenesisAccount)> {
+    let contract = |code: &'static [u8]| GenesisAccount {
+        nonce: 1,
+        code: Bytes::from_static(code),
+        ..Default::default()
+    };
+    let storage: BTreeMap<U256, U256> =
+        (0..SWEPT_SLOTS).map(|i| (U256::from(i), U256::from(i + 1))).collect();
+    let mut accounts = vec![
+        (ACCOUNT_SWEEPER, contract(ACCOUNT_SWEEP_CODE)),
+        (SLOT_SWEEPER, GenesisAccount { storage, ..contract(SLOT_SWEEP_CODE) }),
+        (CODE_SWEEPER, contract(CODE_SWEEP_CODE)),
+    ];
+    for i in 0..LARGE_CODES {
+        accounts.push((
+            large_code_address(i),
+            GenesisAccount { nonce: 1, code: large_code(i), ..Default::default() },
+        ));
+    }
+    accounts
+}
+
+/// A class of witness-heavy block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Hostile {
+    /// One transaction sweeping cold accounts.
+    Accounts,
+    /// One transaction sweeping cold slots of one large storage trie.
+    Slots,
+    /// One transaction pulling distinct maximum-size codes.
+    Codes,
+    /// One transaction deleting slots (each deletion may collapse a branch).
+    Deletions,
+    /// 60 KB of undecodable transaction bytes (no gas, but carried in the trace), then a slot
+    /// sweep.
+    Garbage,
+}
+
+impl Hostile {
+    pub const ALL: [Hostile; 5] =
+        [Self::Accounts, Self::Slots, Self::Codes, Self::Deletions, Self::Garbage];
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Accounts => "accounts",
+            Self::Slots => "slots",
+            Self::Codes => "codes",
+            Self::Deletions => "deletions",
+            Self::Garbage => "garbage",
+        }
+    }
+
+    /// The contract the sweep calls, and its calldata.
+    pub fn call(&self) -> (Address, Bytes) {
+        match self {
+            Self::Accounts => (ACCOUNT_SWEEPER, Bytes::new()),
+            Self::Slots | Self::Garbage => (SLOT_SWEEPER, Bytes::new()),
+            Self::Codes => (CODE_SWEEPER, Bytes::new()),
+            Self::Deletions => (SLOT_SWEEPER, Bytes::from_static(&[0x01])),
+        }
+    }
+
+    /// Undecodable transaction bytes that come before the sweep.
+    pub fn padding(&self) -> Vec<Bytes> {
+        match self {
+            // 600 × 100 bytes, each starting with an unknown transaction type (0x7f).
+            Self::Garbage => (0..600u32)
+                .map(|i| {
+                    let mut bytes = vec![0x7f; 100];
+                    bytes[1..5].copy_from_slice(&i.to_be_bytes());
+                    Bytes::from(bytes)
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+impl fmt::Display for Hostile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Hostile {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL.into_iter().find(|h| h.name() == s).ok_or_else(|| {
+            format!(
+                "unknown hostile workload {s:?}: one of accounts, slots, codes, deletions, garbage"
+            )
+        })
+    }
+}

@@ -1,0 +1,120 @@
+//! Hostile blocks on the dev L1 with the real daemon: the proposer fills a block with a
+//! workload built to make its proof as large as possible (`Fault::Hostile`, one test per class
+//! of `proposer::hostile::Hostile`) and claims a wrong post-state root for it. Protocol v2's
+//! witness budget keeps that block's proof within one L1 transaction, so the lie is convicted
+//! within its window. Each test prints the challenge's L1 gas, transaction bytes and trace
+//! bytes, and their margins to 2^24 gas and 128 KiB (`--nocapture`).
+
+mod common;
+
+use alloy_eips::eip2718::Encodable2718;
+use alloy_provider::Provider;
+use common::e2e::{E2e, landed};
+use native_challenger::execute_local::block::TxRejection;
+use native_challenger::execute_local::execute::verify_trace;
+use native_challenger::execute_local::meter::TRACE_BUDGET;
+use native_challenger::proposer::Fault;
+use native_challenger::proposer::hostile::{Hostile, MAX_CODE_SIZE};
+use native_challenger::protocol::Trace;
+use std::time::{Duration, Instant};
+
+const BLOCK_TIME: Duration = Duration::from_millis(250);
+const WINDOW: u64 = 60;
+const WAIT: Duration = Duration::from_secs(90);
+const CHALLENGER: usize = 1;
+const TX_GAS_CAP: u64 = 1 << 24;
+const TX_SIZE_LIMIT: usize = 128 * 1024;
+
+async fn convicted_despite(class: Hostile, must_cut: bool) {
+    let mut e = E2e::new(WINDOW, BLOCK_TIME).await;
+    let config = e.config("challenger", None);
+    // The daemon starts once the rollup is deployed at the watcher's depth (as red_team.rs).
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let head = e.client.provider().get_block_number().await.expect("head");
+        let code = e
+            .client
+            .provider()
+            .get_code_at(e.client.address())
+            .number(head.saturating_sub(1))
+            .await
+            .expect("code");
+        if !code.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the rollup never reached depth 1");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut daemon = e.start(&config, Some(CHALLENGER)).await;
+
+    let (id, batch) = e.propose(Some(Fault::Hostile { block: 1, class })).await;
+    let event = daemon
+        .wait_for(WAIT, &format!("the conviction of the {class} lie"), |ev| {
+            landed(ev).is_some_and(|i| i.batch_id == id)
+        })
+        .await;
+    let intent = landed(&event).expect("landed").clone();
+    assert_eq!(intent.block_index, 1, "the hostile block is the first wrong one");
+    assert_eq!(intent.post_state_root, batch.honest[1].post_state_root);
+    let stored = e.client.batch(id).await.expect("batch");
+    assert_eq!(stored.status, 3, "the lying batch is invalidated on L1");
+
+    // What the proof cost, and what the STF did with the hostile transaction.
+    let native_challenger::submitter::Stage::Landed { tx, block, gas_used } = intent.stage.clone()
+    else {
+        panic!("not landed: {:?}", intent.stage)
+    };
+    assert!(block <= stored.proposedAt + WINDOW, "convicted within the window");
+    let sent = e.client.provider().get_transaction_by_hash(tx).await.expect("tx").expect("known");
+    let bytes = sent.inner.inner().encoded_2718().len();
+    let trace_len = intent.trace.len();
+    let bound = TRACE_BUDGET as usize + MAX_CODE_SIZE + 4;
+    assert!(trace_len <= bound, "trace {trace_len} over the bound {bound}");
+    assert!(gas_used < TX_GAS_CAP && bytes < TX_SIZE_LIMIT, "{gas_used} gas, {bytes} bytes");
+    let trace = Trace::decode(&intent.trace).expect("the landed trace decodes");
+    let rules = e.proposer.rules().clone();
+    let steps =
+        verify_trace(&rules, batch.honest[0].post_state_root, &trace).expect("trace verifies");
+    let skipped = &steps[0].outcome.skipped;
+    let cut = skipped.iter().any(|(_, r)| matches!(r, TxRejection::WitnessBudget { .. }));
+    if must_cut {
+        assert!(cut, "the {class} sweep must be cut by the witness budget: {skipped:?}");
+    }
+    println!(
+        "hostile {class}: batch {id} convicted {} L1 blocks after its proposal (window {WINDOW}); \
+         challenge {gas_used} L1 gas ({} under 2^24), {bytes} transaction bytes ({} under 128 KiB), \
+         trace {trace_len} bytes ({} under the bound); sweep {}",
+        block - stored.proposedAt,
+        TX_GAS_CAP - gas_used,
+        TX_SIZE_LIMIT - bytes,
+        bound - trace_len,
+        if cut { "cut by the witness budget" } else { "ran out of gas within the budget" },
+    );
+    daemon.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_cold_account_sweep_is_convicted() {
+    // The dev state is small: the sweep runs out of L2 gas before the budget binds.
+    convicted_despite(Hostile::Accounts, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_cold_slot_sweep_is_convicted() {
+    convicted_despite(Hostile::Slots, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_large_code_sweep_is_convicted() {
+    convicted_despite(Hostile::Codes, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_block_of_deletions_is_convicted() {
+    convicted_despite(Hostile::Deletions, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_block_of_garbage_is_convicted() {
+    convicted_despite(Hostile::Garbage, true).await;
+}

@@ -1,0 +1,161 @@
+//! Protocol v2's witness budget against hostile blocks, without L1: for each class of
+//! witness-heavy workload, the recorded trace stays under the bound, the meter's count is the
+//! trace's exact length, the stateless verifier (EXECUTE's code) reaches the same post-state
+//! and skips the same transactions, and so does stateful replay.
+
+mod common;
+
+use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use common::TestChain;
+use native_challenger::execute_local::block::TxRejection;
+use native_challenger::execute_local::execute::{record_trace, verify_trace};
+use native_challenger::execute_local::l2::L2Block;
+use native_challenger::execute_local::meter::TRACE_BUDGET;
+use native_challenger::execute_local::replay::execute_on_store;
+use native_challenger::proposer::hostile::{
+    ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, genesis_accounts,
+};
+use native_challenger::protocol::Trace;
+use proptest::prelude::*;
+
+/// Largest item that can cross the budget: a code of the fork's maximum size (EIP-170's
+/// 24,576 bytes under Osaka) with its 4-byte length.
+const MAX_CROSSING_ITEM: u64 = MAX_CODE_SIZE as u64 + 4;
+
+/// A test chain whose genesis holds `background` accounts and the hostile workloads'
+/// contracts (the dev genesis carries the same).
+fn chain_with(background: u64) -> TestChain {
+    TestChain::with_background_and(background, genesis_accounts())
+}
+
+struct Checked {
+    trace_len: u64,
+    skipped: Vec<(usize, TxRejection)>,
+}
+
+/// Records the block's trace and checks everything the budget promises; returns what happened.
+fn check_block(chain: &TestChain, block: &L2Block) -> Checked {
+    let (trace, steps) =
+        record_trace(&chain.store, &chain.rules, std::slice::from_ref(block)).expect("trace");
+    let encoded = trace.encode().expect("encode");
+    let trace_len = encoded.len() as u64;
+    let step = steps.last().expect("one step");
+    let meter = step.meter.expect("the L2 meters every chunk");
+    assert_eq!(meter.trace_bytes, trace_len, "the meter counts the trace's exact length");
+    assert!(
+        trace_len <= TRACE_BUDGET + MAX_CROSSING_ITEM,
+        "trace of {trace_len} bytes is over the bound {}",
+        TRACE_BUDGET + MAX_CROSSING_ITEM
+    );
+
+    // EXECUTE's code, from the trace alone, takes the same decisions.
+    let decoded = Trace::decode(&encoded).expect("decode");
+    let verified = verify_trace(&chain.rules, chain.head().state_root, &decoded).expect("verifies");
+    let v = verified.last().expect("one step");
+    assert_eq!(v.post_state_root, step.post_state_root);
+    assert_eq!(v.outcome.gas_used, step.outcome.gas_used);
+    assert_eq!(v.outcome.skipped, step.outcome.skipped);
+
+    // So does stateful replay, which the watcher and the proposer run.
+    let replayed = execute_on_store(&chain.store, &chain.rules, block).expect("replay");
+    assert_eq!(replayed.post_state_root, step.post_state_root);
+    assert_eq!(replayed.outcome.skipped, step.outcome.skipped);
+    Checked { trace_len, skipped: step.outcome.skipped.clone() }
+}
+
+fn is_budget(rejection: &TxRejection) -> bool {
+    matches!(rejection, TxRejection::WitnessBudget { .. })
+}
+
+#[test]
+fn cold_account_sweep_is_cut_at_the_budget() {
+    let mut chain = chain_with(20_000);
+    let before = chain.transfer(0, Address::repeat_byte(0xb1), 1);
+    let attack = chain.tx(1, TxKind::Call(ACCOUNT_SWEEPER), U256::ZERO, Bytes::new(), 16_000_000);
+    let after = chain.transfer(2, Address::repeat_byte(0xb2), 1);
+    let block = chain.block(1, vec![before, attack, after]);
+    let checked = check_block(&chain, &block);
+    let indices: Vec<usize> = checked.skipped.iter().map(|(i, _)| *i).collect();
+    assert_eq!(indices, vec![1, 2], "{:?}", checked.skipped);
+    assert!(checked.skipped.iter().all(|(_, r)| is_budget(r)));
+    assert!(checked.trace_len > TRACE_BUDGET, "the crossing node is in the trace");
+    println!("cold-account sweep: trace {} bytes", checked.trace_len);
+}
+
+#[test]
+fn large_code_sweep_is_cut_at_the_budget() {
+    let mut chain = chain_with(0);
+    let attack = chain.tx(1, TxKind::Call(CODE_SWEEPER), U256::ZERO, Bytes::new(), 16_000_000);
+    let block = chain.block(1, vec![attack]);
+    let checked = check_block(&chain, &block);
+    assert!(
+        matches!(checked.skipped.as_slice(), [(0, r)] if is_budget(r)),
+        "{:?}",
+        checked.skipped
+    );
+    println!("code sweep: trace {} bytes", checked.trace_len);
+}
+
+#[test]
+fn deletions_are_reserved_before_they_collapse() {
+    let mut chain = chain_with(0);
+    // Block 1 fills 600 slots; block 2 deletes them all in one transaction (a reserve of
+    // 600 × 536 bytes, far over the budget, though the siblings actually resolved are fewer).
+    let fill = chain.write_slots(0, 1_000, 600, 7);
+    let block = chain.block(1, vec![fill]);
+    let checked = check_block(&chain, &block);
+    assert!(checked.skipped.is_empty(), "{:?}", checked.skipped);
+    chain.apply(&block);
+    let delete = chain.write_slots(0, 1_000, 600, 0);
+    let block = chain.block(2, vec![delete]);
+    let checked = check_block(&chain, &block);
+    assert!(
+        matches!(checked.skipped.as_slice(), [(0, r)] if is_budget(r)),
+        "{:?}",
+        checked.skipped
+    );
+    println!("deletions: trace {} bytes", checked.trace_len);
+}
+
+#[test]
+fn a_block_of_garbage_is_carried_but_never_passes_the_bound() {
+    let mut chain = chain_with(0);
+    // 90 KB of undecodable bytes, then a transaction that would read storage.
+    let garbage: Vec<Bytes> =
+        (0..900u32).map(|i| Bytes::from(vec![(i % 251) as u8 | 1; 100])).collect();
+    let mut txs = garbage;
+    txs.push(chain.tx(0, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::new(), 1_000_000));
+    let block = chain.block(1, txs);
+    let checked = check_block(&chain, &block);
+    assert_eq!(checked.skipped.len(), 901);
+    assert!(is_budget(&checked.skipped[900].1), "{:?}", checked.skipped[900]);
+}
+
+fn hostile_tx(chain: &mut TestChain, kind: u8, gas: u64) -> Bytes {
+    match kind % 6 {
+        0 => chain.tx(1, TxKind::Call(ACCOUNT_SWEEPER), U256::ZERO, Bytes::new(), gas),
+        1 => chain.tx(2, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::new(), gas),
+        2 => chain.write_slots(0, u64::from(kind) * 50, 40, u64::from(kind)),
+        3 => chain.tx(3, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::from_static(&[1]), gas),
+        4 => chain.tx(0, TxKind::Call(CODE_SWEEPER), U256::ZERO, Bytes::new(), gas),
+        _ => Bytes::from(keccak256([kind]).to_vec()),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    /// Random mixes of sweeps, slot writes and garbage never give a trace over the bound, and
+    /// recording, verification and replay always agree on it.
+    #[test]
+    fn random_hostile_blocks_stay_under_the_bound(
+        kinds in proptest::collection::vec(any::<u8>(), 1..6),
+        gas in 200_000u64..4_000_000,
+    ) {
+        let mut chain = chain_with(5_000);
+        let txs: Vec<Bytes> = kinds.iter().map(|k| hostile_tx(&mut chain, *k, gas)).collect();
+        let block = chain.block(1, txs);
+        let checked = check_block(&chain, &block);
+        prop_assert!(checked.trace_len <= TRACE_BUDGET + MAX_CROSSING_ITEM);
+    }
+}

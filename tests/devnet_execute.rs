@@ -78,7 +78,13 @@ fn with_trace(call: &ExecuteCall, trace: &Trace) -> ExecuteCall {
 
 /// The documented charge, computed here from the trace's own fields.
 fn documented_charge(trace: &Trace, trace_len: usize) -> u64 {
-    100_000 + trace.blocks.iter().map(|b| b.gas_limit).sum::<u64>() + 4 * trace_len as u64
+    100_000
+        + trace
+            .blocks
+            .iter()
+            .map(|b| b.gas_limit + 3_000 * b.transactions.len() as u64)
+            .sum::<u64>()
+        + 4 * trace_len as u64
 }
 
 /// Gas of a transaction calling the precompile directly (Prague/Osaka calldata floor).

@@ -3,19 +3,24 @@
 //! of `proposer::hostile::Hostile`) and claims a wrong post-state root for it. Protocol v2's
 //! witness budget keeps that block's proof within one L1 transaction, so the lie is convicted
 //! within its window. Each test prints the challenge's L1 gas, transaction bytes and trace
-//! bytes, and their margins to 2^24 gas and 128 KiB (`--nocapture`).
+//! bytes, and their margins to 2^24 gas and 128 KiB (`--nocapture`). The L2 runs over the
+//! dev genesis with the hostile contracts and 20,000 background accounts, from a file.
 
 mod common;
 
 use alloy_eips::eip2718::Encodable2718;
 use alloy_provider::Provider;
-use common::e2e::{E2e, landed};
+use common::e2e::{CHAIN_ID, E2e, landed};
+use native_challenger::devnet::DevnetConfig;
 use native_challenger::execute_local::block::TxRejection;
 use native_challenger::execute_local::execute::verify_trace;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
 use native_challenger::proposer::Fault;
+use native_challenger::proposer::driver::DEV_L2_USERS;
 use native_challenger::proposer::hostile::{Hostile, MAX_CODE_SIZE};
 use native_challenger::protocol::Trace;
+use native_challenger::rollup::GenesisSource;
+use native_challenger::rollup::genesis::{L2Genesis, dev_users};
 use std::time::{Duration, Instant};
 
 const BLOCK_TIME: Duration = Duration::from_millis(250);
@@ -25,9 +30,28 @@ const CHALLENGER: usize = 1;
 const TX_GAS_CAP: u64 = 1 << 24;
 const TX_SIZE_LIMIT: usize = 128 * 1024;
 
+/// The dev genesis with the hostile workloads' contracts and 20,000 background accounts, as
+/// a genesis file (what the demo runs over).
+fn hostile_genesis(dir: &std::path::Path) -> std::path::PathBuf {
+    let users: Vec<_> = dev_users(DEV_L2_USERS).iter().map(|u| u.address()).collect();
+    let genesis = L2Genesis::dev_hostile(CHAIN_ID, &users, 20_000);
+    let path = dir.join("genesis.json");
+    std::fs::write(&path, serde_json::to_vec(&genesis.to_geth_json()).expect("json"))
+        .expect("write");
+    path
+}
+
 async fn convicted_despite(class: Hostile, must_cut: bool) {
-    let mut e = E2e::new(WINDOW, BLOCK_TIME).await;
-    let config = e.config("challenger", None);
+    let files = tempfile::tempdir().expect("tempdir");
+    let path = hostile_genesis(files.path());
+    let devnet = DevnetConfig {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        block_time: Some(BLOCK_TIME),
+        ..DevnetConfig::default()
+    };
+    let mut e = E2e::with_genesis(WINDOW, devnet, &GenesisSource::File(path.clone())).await;
+    let mut config = e.config("challenger", None);
+    config.genesis.file = Some(path);
     // The daemon starts once the rollup is deployed at the watcher's depth (as red_team.rs).
     let deadline = Instant::now() + WAIT;
     loop {
@@ -95,8 +119,7 @@ async fn convicted_despite(class: Hostile, must_cut: bool) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lie_in_a_cold_account_sweep_is_convicted() {
-    // The dev state is small: the sweep runs out of L2 gas before the budget binds.
-    convicted_despite(Hostile::Accounts, false).await;
+    convicted_despite(Hostile::Accounts, true).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -159,3 +159,41 @@ proptest! {
         prop_assert!(checked.trace_len <= TRACE_BUDGET + MAX_CROSSING_ITEM);
     }
 }
+
+/// EIP-7002 and EIP-7251 are inert on the L2 (protocol v2): a user's request reverts, and the
+/// block's end-of-block system calls succeed with no requests.
+#[test]
+fn request_contracts_are_inert_on_the_l2() {
+    let mut chain = chain_with(0);
+    let withdrawal = alloy_eips::eip7002::WITHDRAWAL_REQUEST_PREDEPLOY_ADDRESS;
+    let consolidation = alloy_eips::eip7251::CONSOLIDATION_REQUEST_PREDEPLOY_ADDRESS;
+    let request = Bytes::from(vec![0x11; 56]);
+    let a = chain.tx(0, TxKind::Call(withdrawal), U256::from(1), request.clone(), 100_000);
+    let b = chain.tx(1, TxKind::Call(consolidation), U256::from(1), request, 100_000);
+    let block = chain.block(1, vec![a, b]);
+    let (_, steps) =
+        record_trace(&chain.store, &chain.rules, std::slice::from_ref(&block)).expect("trace");
+    let outcome = &steps[0].outcome;
+    assert!(outcome.skipped.is_empty(), "{:?}", outcome.skipped);
+    assert_eq!(outcome.receipts.len(), 2);
+    assert!(outcome.receipts.iter().all(|r| !r.status()), "both requests revert");
+    assert!(outcome.requests.is_empty(), "no requests: {:?}", outcome.requests);
+    check_block(&chain, &block);
+}
+
+/// What a block charges before its first transaction (the system part of `P` in
+/// docs/protocol.md, "Witness budget"): framing, inputs, prologue and the preloaded epilogue
+/// accounts. The bound needs it under 57,131 bytes beside 64 KiB of inputs.
+#[test]
+fn an_empty_blocks_trace_is_the_system_part() {
+    let chain = chain_with(20_000);
+    let block = chain.block(1, vec![]);
+    let checked = check_block(&chain, &block);
+    let inputs = block.inputs.encoded_len() as u64;
+    let system = checked.trace_len - 217 - inputs;
+    println!(
+        "empty block on a 20,000-account state: trace {} bytes, system part {system}",
+        checked.trace_len
+    );
+    assert!(system < 57_131, "system part {system}");
+}

@@ -186,8 +186,10 @@ All four paths run in one process, one after the other, on the same blocks:
 - **raw revm** (baseline): revm 43 alone, `CacheDB<EmptyDB>` in memory, `transact_commit` per
   transaction; no state root, no receipts root, no persistence, no system calls.
 - **stateful replay**: `execute_on_store` + `commit`: alloy-evm's block executor (system calls,
-  receipts) over the rocksdb flat state, post-state root computed incrementally from the stored
-  trie nodes, one atomic rocksdb batch per block.
+  receipts) reading the state through the trie nodes stored in rocksdb (protocol v2: the
+  witness meter counts the nodes a block resolves, so replay resolves them as EXECUTE does),
+  post-state root computed incrementally on the same tries, one atomic rocksdb batch per
+  block (new nodes, flat state, undo record).
 - **witness recording**: `record_witness` of each block from the stored pre-state (execution
   reads through the tries, every node noted).
 - **stateless verification**: `verify_chunk` of each block from its witness alone (canonical

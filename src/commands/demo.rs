@@ -12,8 +12,10 @@ use native_challenger::proposer::driver::{
     DEV_L2_USERS, ProposePlan, deploy_rollup, open_proposer_over, propose_next, signing_provider,
     sync_with_tip,
 };
+use native_challenger::proposer::hostile::Hostile;
 use native_challenger::proposer::{Fault, Proposer, WorkloadSpec};
 use native_challenger::protocol::Trace;
+use native_challenger::rollup::genesis::{L2Genesis, dev_users};
 use native_challenger::rollup::{GenesisSource, RollupClient};
 use native_challenger::submitter::Stage;
 use native_challenger::watcher::Finding;
@@ -58,14 +60,20 @@ fn pick_lie(args: &DemoArgs, seed: u64) -> (u64, Fault) {
     let mut rng = rand::rngs::StdRng::seed_from_u64(seed);
     let batch = rng.random_range(2..args.batches);
     let block = rng.random_range(0..args.blocks);
-    let kinds = [
+    // Hostile blocks (protocol v2's witness budget keeps their proofs within one L1
+    // transaction): a lie inside one is convicted like any other.
+    let mut kinds = vec![
         Fault::WrongPostRoot { block },
         Fault::WrongGasUsed { block },
         Fault::InvalidTx { block },
-        Fault::WrongIntermediate { block: block.min(args.blocks.saturating_sub(2)) },
+        Fault::Hostile { block, class: Hostile::Codes },
+        Fault::Hostile { block, class: Hostile::Garbage },
     ];
-    let usable = if args.blocks >= 2 { 4 } else { 3 };
-    (batch, kinds[rng.random_range(0..usable)])
+    if args.blocks >= 2 {
+        kinds.push(Fault::WrongIntermediate { block: block.min(args.blocks - 2) });
+    }
+    let kind = kinds[rng.random_range(0..kinds.len())];
+    (batch, kind)
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
@@ -89,10 +97,21 @@ async fn demo(args: DemoArgs) -> Result<()> {
     let challenger_key = dev_signer(1)?;
     let from = proposer_key.address();
     let provider = signing_provider(&node.http_url, proposer_key)?;
-    let genesis = match &args.genesis {
-        Some(file) => GenesisSource::File(file.clone()),
-        None => GenesisSource::Dev { users: DEV_L2_USERS },
+    // Without --genesis: the dev genesis with the hostile workloads' contracts and 10,000
+    // background accounts, as a file, so a hostile lie has something to sweep.
+    let dir = tempfile::tempdir()?;
+    let genesis_file = match &args.genesis {
+        Some(file) => file.clone(),
+        None => {
+            let users: Vec<_> = dev_users(DEV_L2_USERS).iter().map(|u| u.address()).collect();
+            let genesis = L2Genesis::dev_hostile(CHAIN_ID, &users, 10_000);
+            let path = dir.path().join("genesis.json");
+            std::fs::write(&path, serde_json::to_vec(&genesis.to_geth_json())?)
+                .context("writing the demo's genesis file")?;
+            path
+        }
     };
+    let genesis = GenesisSource::File(genesis_file.clone());
     let (client, params, _) =
         deploy_rollup(provider, from, CHAIN_ID, &genesis, |p| p.challenge_window = args.window)
             .await?;
@@ -104,9 +123,8 @@ async fn demo(args: DemoArgs) -> Result<()> {
         params.reward_bps / 100
     );
 
-    let dir = tempfile::tempdir()?;
     let mut config = daemon_config(&node.http_url, client.address(), dir.path());
-    config.genesis.file = args.genesis.clone();
+    config.genesis.file = Some(genesis_file);
     let (events_tx, mut events) = mpsc::unbounded_channel();
     let daemon =
         Daemon::build(&config, Some(challenger_key.into()), false).await?.with_events(events_tx);

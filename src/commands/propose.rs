@@ -49,7 +49,9 @@ pub struct ProposeArgs {
     #[arg(long, default_value_t = native_challenger::rollup::params::DEFAULT_MAX_L2_GAS_LIMIT)]
     l2_gas_limit: u64,
     /// A lie: `BATCH:KIND@BLOCK`, e.g. `3:wrong-root@1` (batch ordinal from 1, block index
-    /// from 0). Kinds: wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block.
+    /// from 0). Kinds: wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block,
+    /// and the hostile workloads (a witness-heavy block with a wrong root): hostile-accounts,
+    /// hostile-slots, hostile-codes, hostile-deletions, hostile-garbage.
     #[arg(long)]
     fault: Vec<String>,
     /// Pause between proposals, in milliseconds.

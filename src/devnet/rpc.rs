@@ -472,6 +472,7 @@ fn module(chain: Shared) -> Result<RpcModule<Shared>, jsonrpsee::core::RegisterM
                 "blockGasLimit": config.execute_block_gas_limit,
                 "baseGas": crate::protocol::EXECUTE_BASE_GAS,
                 "gasPerTraceByte": crate::protocol::EXECUTE_GAS_PER_TRACE_BYTE,
+                "gasPerTx": crate::protocol::EXECUTE_GAS_PER_TX,
             },
             "pool": chain.pool().len(),
         }))

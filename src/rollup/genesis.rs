@@ -151,8 +151,7 @@ pub enum GenesisInitError {
 }
 
 impl L2Genesis {
-    /// The dev genesis: `users` funded with 1,000 ETH each, the storage writer, and the
-    /// contracts of the proposer's hostile workloads ([`crate::proposer::hostile`]).
+    /// The dev genesis: `users` funded with 1,000 ETH each, and the storage writer.
     pub fn dev(chain_id: u64, timestamp: u64, users: &[Address]) -> Self {
         let balance = parse_ether("1000").unwrap_or(U256::MAX);
         let mut alloc: BTreeMap<Address, GenesisAccount> = users
@@ -167,8 +166,22 @@ impl L2Genesis {
                 ..Default::default()
             },
         );
-        alloc.extend(crate::proposer::hostile::genesis_accounts());
         Self { chain_id, timestamp, alloc }
+    }
+
+    /// The dev genesis plus the contracts of the proposer's hostile workloads
+    /// ([`crate::proposer::hostile`]: sweepers, a 3,000-slot storage trie, maximum-size codes)
+    /// and `background` funded accounts that give the account trie realistic depth. The demo
+    /// and the hostile-block tests run over it, as a genesis file.
+    pub fn dev_hostile(chain_id: u64, users: &[Address], background: u64) -> Self {
+        let mut genesis = Self::dev(chain_id, 0, users);
+        genesis.alloc.extend(crate::proposer::hostile::genesis_accounts());
+        for i in 0..background {
+            let address = Address::from_word(keccak256(i.to_be_bytes()));
+            let account = GenesisAccount { balance: U256::from(1 + i), ..Default::default() };
+            genesis.alloc.insert(address, account);
+        }
+        genesis
     }
 
     /// The dev genesis of `chain_id` over `users`, as a rollup deployed over it records it in

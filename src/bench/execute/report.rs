@@ -243,12 +243,17 @@ const METHOD: &str =
   locality: the case the budget must cover, because EXECUTE charges the block's gas limit
   whatever it uses, and a full block of fresh-state transactions carries about the largest
   witness its gas allows (real blocks re-touch hot accounts and contracts, which shares trie
-  nodes; a larger pre-state lengthens every path by about one node per 16x).
+  nodes; a larger pre-state lengthens every path by about one node per 16x). Under protocol
+  v2 the witness budget (98,304 trace bytes) fills before a large gas limit does: the STF
+  skips every transaction from the one whose reads would cross it, and the row measures the
+  block with those transactions left out (the txs and gas-used columns show what remains;
+  the gas limit, and so the charge, stays).
 - **Throughput.** `ExecutePrecompile::answer(call data, charge)`: exactly what the precompile
   runs (strict ABI decode, trace decode, transaction decode and sender recovery, stateless
   verification, verdict). Against, on the same block: *stateful replay*, `L2Block::new`
-  (decode, sender recovery) + `execute_on_store` (rocksdb flat state, post-state root
-  computed, nothing written), which is what the challenger does per block; and *raw revm* as
+  (decode, sender recovery) + `execute_on_store` (reads through the tries stored in rocksdb,
+  witness meter on, post-state root computed, nothing written), which is what the challenger
+  does per block; and *raw revm* as
   in the table above (senders recovered beforehand, no roots). The share of EXECUTE's time
   spent decoding transactions and recovering senders is `L2Block::new` timed alone. Fastest of
   {REPS} wall-clock run(s) each, one thread; Mgas/s = L2 gas used / time.
@@ -258,7 +263,8 @@ const METHOD: &str =
   `ExecuteCall::abi_encode()`, gas limit the documented total
   `21,000 + max(calldata + charge, floor)`. `eth_call` checks the verdict is 1 before it is
   sent; the table shows the receipt's `gasUsed`. The charge is
-  `100,000 + gas limit + 4 × trace bytes` (`ExecuteCall::gas_cost`); calldata gas is
+  `100,000 + gas limit + 3,000 × transactions + 4 × trace bytes` (`ExecuteCall::gas_cost`);
+  calldata gas is
   EIP-2028's 4/16 per byte, with the EIP-7623 floor in parentheses (10 per zero byte, 40 per
   non-zero byte), which counts only when it exceeds calldata + execution. Witness bytes are
   nodes + codes + ancestor headers; the trace adds the block inputs (the signed

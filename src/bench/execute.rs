@@ -74,7 +74,11 @@ impl ExecuteSizes {
 pub struct ExecuteRow {
     pub kind: &'static str,
     pub gas_limit: u64,
+    /// Transactions in the block as measured.
     pub txs: usize,
+    /// Transactions generated to fill the gas limit; more than `txs` when the witness budget
+    /// cut the block (protocol v2).
+    pub generated_txs: usize,
     pub gas_used: u64,
     /// Nodes + codes + headers (160 bytes each) of the witness.
     pub witness_bytes: usize,
@@ -132,6 +136,7 @@ fn measure_block(
     reps: u32,
 ) -> Result<(ExecuteRow, Challenge)> {
     let mut block = chain.block(kind, gas_limit)?;
+    let generated_txs = block.txs().len();
     let head = chain.store.head()?.context("the L2 store has no genesis")?;
     let (mut trace, mut steps) =
         record_trace(&chain.store, &chain.rules, std::slice::from_ref(&block))?;
@@ -159,6 +164,7 @@ fn measure_block(
         kind: kind.name(),
         gas_limit,
         txs: block.txs().len(),
+        generated_txs,
         gas_used: call.gas_used,
         witness_bytes: witness_of(&trace).byte_size(),
         trace_bytes: call.trace.len(),

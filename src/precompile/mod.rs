@@ -11,7 +11,8 @@
 //!
 //! The charge is computed from the call data's framing alone, before any hashing or
 //! execution, and bounds the work: `EXECUTE_BASE_GAS + Σ blocks' gas_limit +
-//! EXECUTE_GAS_PER_TRACE_BYTE × trace length` ([`crate::protocol::execute_gas_cost`]). The
+//! EXECUTE_GAS_PER_TX × Σ blocks' tx_count + EXECUTE_GAS_PER_TRACE_BYTE × trace length`
+//! ([`crate::protocol::execute_gas_cost`]). The
 //! verdict comes from [`crate::execute_local::execute::verdict`], the code the challenger's
 //! pre-submit self-check runs.
 //!

@@ -80,7 +80,7 @@ fn throughput_table(rows: &[ExecuteRow]) -> String {
             "| {} | {} | {} | {} | {:.1} | {:.0}% | {:.1} | {:.1} | {:.2}x | {:.2}x |",
             row.kind,
             millions(row.gas_limit),
-            row.txs,
+            txs_cell(row),
             thousands(row.gas_used),
             speed(row.execute),
             share(row.recovery, row.execute),
@@ -147,17 +147,38 @@ fn l1_table(rows: &[ExecuteRow]) -> String {
 }
 
 /// The largest gas limit of `kind` whose challenge fits both limits, and what stops the next.
+/// The transactions measured, and how many were generated when the witness budget cut the
+/// block.
+fn txs_cell(row: &ExecuteRow) -> String {
+    if row.txs < row.generated_txs {
+        format!("{} of {}", row.txs, row.generated_txs)
+    } else {
+        row.txs.to_string()
+    }
+}
+
 fn budget_line(rows: &[ExecuteRow], kind: &str) -> String {
     let of_kind: Vec<(&ExecuteRow, &L1Cost)> =
         rows.iter().filter(|r| r.kind == kind).filter_map(|r| Some((r, r.l1.as_ref()?))).collect();
     let fits = |c: &L1Cost| c.fits_gas_cap() && c.fits_mempool();
     let best = of_kind.iter().filter(|(_, c)| fits(c)).map(|(r, _)| r).next_back();
     let mut line = match best {
-        Some(r) => format!(
-            "- {kind}: up to {} fits ({:.3} witness bytes per L2 gas there)",
-            millions(r.gas_limit),
-            r.witness_bytes as f64 / r.gas_used.max(1) as f64
-        ),
+        Some(r) => {
+            let mut fits = format!(
+                "- {kind}: up to {} fits ({:.3} witness bytes per L2 gas there",
+                millions(r.gas_limit),
+                r.witness_bytes as f64 / r.gas_used.max(1) as f64
+            );
+            if r.txs < r.generated_txs {
+                let _ = write!(
+                    fits,
+                    "; the witness budget kept {} of its {} transactions",
+                    r.txs, r.generated_txs
+                );
+            }
+            fits.push(')');
+            fits
+        }
         None => format!("- {kind}: no measured size fits"),
     };
     if let Some((r, c)) =
@@ -246,8 +267,8 @@ const METHOD: &str =
   nodes; a larger pre-state lengthens every path by about one node per 16x). Under protocol
   v2 the witness budget (98,304 trace bytes) fills before a large gas limit does: the STF
   skips every transaction from the one whose reads would cross it, and the row measures the
-  block with those transactions left out (the txs and gas-used columns show what remains;
-  the gas limit, and so the charge, stays).
+  block with those transactions left out (the txs column then reads \"kept of generated\",
+  gas used is what remains; the gas limit, and so the charge, stays).
 - **Throughput.** `ExecutePrecompile::answer(call data, charge)`: exactly what the precompile
   runs (strict ABI decode, trace decode, transaction decode and sender recovery, stateless
   verification, verdict). Against, on the same block: *stateful replay*, `L2Block::new`

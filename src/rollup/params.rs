@@ -32,10 +32,11 @@ pub struct RollupParams {
     pub reward_bps: u64,
 }
 
-/// Default `max_l2_gas_limit`: the largest block whose challenge fits the 128 KiB public-mempool
-/// transaction size for every typical workload measured in docs/benchmarks.md ("EXECUTE"):
-/// a full 1M-gas block of transfers to fresh accounts on a 100k-account state has an 86 KB
-/// trace; at 2M it is 136 KB. The 2^24 gas cap binds later (about 12M).
+/// Default `max_l2_gas_limit`. Under protocol v2 the witness budget bounds every block's proof
+/// whatever its gas limit, which enters a challenge only through EXECUTE's charge: any value up
+/// to 10,023,064 keeps the worst challenge under 2^24 (docs/protocol.md, "Witness budget").
+/// 1M is v1's value, kept as the dev default; typical blocks of fresh-state transactions reach
+/// the budget at about that much gas anyway (docs/benchmarks.md, "EXECUTE").
 pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 1_000_000;
 
 impl RollupParams {

@@ -11,7 +11,7 @@ use native_challenger::execute_local::block::TxRejection;
 use native_challenger::execute_local::execute::{record_trace, verify_trace};
 use native_challenger::execute_local::l2::L2Block;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
-use native_challenger::execute_local::replay::execute_on_store;
+use native_challenger::execute_local::replay::{GenesisAccount, execute_on_store};
 use native_challenger::proposer::hostile::{
     ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, genesis_accounts,
 };
@@ -196,4 +196,56 @@ fn an_empty_blocks_trace_is_the_system_part() {
         checked.trace_len
     );
     assert!(system < 57_131, "system part {system}");
+}
+
+/// BLOCKHASH(number - 256): 20 gas that would pull 256 ancestor headers (40,960 bytes) into
+/// the trace. Alone in a block, it fits and the headers are carried; behind 70 KB of block
+/// inputs it would not, and the meter refuses it BEFORE the header is looked up, so no header
+/// enters the trace and the transaction is skipped.
+#[test]
+fn a_deep_blockhash_is_refused_before_its_headers_are_read() {
+    const OLD_HASH: Address = Address::new([0x5b; 20]);
+    // PUSH2 0x0100 NUMBER SUB BLOCKHASH PUSH0 SSTORE STOP
+    let code = Bytes::from_static(&[0x61, 0x01, 0x00, 0x43, 0x03, 0x40, 0x5f, 0x55, 0x00]);
+    let contract = GenesisAccount { nonce: 1, code, ..Default::default() };
+    let mut chain = TestChain::with_background_and(0, vec![(OLD_HASH, contract)]);
+    for number in 1..=300 {
+        chain.apply(&chain.block(number, vec![]));
+    }
+    let call = |chain: &mut TestChain, key: usize| {
+        chain.tx(key, TxKind::Call(OLD_HASH), U256::ZERO, Bytes::new(), 100_000)
+    };
+
+    let tx = call(&mut chain, 0);
+    let alone = chain.block(301, vec![tx]);
+    let (trace, _) =
+        record_trace(&chain.store, &chain.rules, std::slice::from_ref(&alone)).expect("trace");
+    assert_eq!(
+        trace.witness.headers.len(),
+        256,
+        "headers 45..=300: the oldest asked for up to the parent"
+    );
+    let checked = check_block(&chain, &alone);
+    assert!(checked.skipped.is_empty(), "{:?}", checked.skipped);
+
+    // The same call behind 700 undecodable 100-byte transactions.
+    let mut chain = chain;
+    let mut txs: Vec<Bytes> = (0..700u32)
+        .map(|i| {
+            let mut bytes = vec![0x7f; 100];
+            bytes[1..5].copy_from_slice(&i.to_be_bytes());
+            Bytes::from(bytes)
+        })
+        .collect();
+    txs.push(call(&mut chain, 1));
+    let crowded = chain.block(301, txs);
+    let (trace, _) =
+        record_trace(&chain.store, &chain.rules, std::slice::from_ref(&crowded)).expect("trace");
+    assert_eq!(trace.witness.headers.len(), 1, "only the parent: the deep header was never read");
+    let checked = check_block(&chain, &crowded);
+    assert!(
+        matches!(checked.skipped.last(), Some((700, r)) if is_budget(r)),
+        "{:?}",
+        checked.skipped.last()
+    );
 }

@@ -21,7 +21,7 @@ use native_challenger::proposer::hostile::{Hostile, MAX_CODE_SIZE};
 use native_challenger::protocol::Trace;
 use native_challenger::rollup::GenesisSource;
 use native_challenger::rollup::genesis::{L2Genesis, dev_users};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const BLOCK_TIME: Duration = Duration::from_millis(250);
 const WINDOW: u64 = 60;
@@ -52,24 +52,7 @@ async fn convicted_despite(class: Hostile, must_cut: bool) {
     let mut e = E2e::with_genesis(WINDOW, devnet, &GenesisSource::File(path.clone())).await;
     let mut config = e.config("challenger", None);
     config.genesis.file = Some(path);
-    // The daemon starts once the rollup is deployed at the watcher's depth (as red_team.rs).
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let head = e.client.provider().get_block_number().await.expect("head");
-        let code = e
-            .client
-            .provider()
-            .get_code_at(e.client.address())
-            .number(head.saturating_sub(1))
-            .await
-            .expect("code");
-        if !code.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the rollup never reached depth 1");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    let mut daemon = e.start(&config, Some(CHALLENGER)).await;
+    let mut daemon = e.start_at_depth(&config, CHALLENGER).await;
 
     let (id, batch) = e.propose(Some(Fault::Hostile { block: 1, class })).await;
     let event = daemon

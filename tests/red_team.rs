@@ -69,28 +69,9 @@ fn logs() {
         .try_init();
 }
 
-/// Starts the daemon once the rollup's deployment is at the watcher's depth.
-///
-/// Works around a watcher bug seen while writing these tests: when the first range the
-/// watcher reads ends before the block that deployed the rollup, `batchCount()` is called
-/// at a block where the contract has no code, the empty answer "does not decode" and is
-/// retried with backoff 8 times (~23 s) before the step fails, which is longer than these
-/// tests' windows.
+/// The honest challenger's daemon, started once the rollup is at the watcher's depth.
 async fn start(e: &E2e, config: &native_challenger::config::Config) -> Running {
-    let depth = config.l1.as_ref().expect("[l1]").confirmations;
-    let provider = e.client.provider();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let head = provider.get_block_number().await.expect("head");
-        let at = head.saturating_sub(depth);
-        let code = provider.get_code_at(e.client.address()).number(at).await.expect("code");
-        if !code.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the rollup never reached depth {depth}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    e.start(config, Some(CHALLENGER)).await
+    e.start_at_depth(config, CHALLENGER).await
 }
 
 fn challenger(e: &E2e) -> Address {

@@ -13,7 +13,7 @@ use native_challenger::execute_local::l2::L2Block;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
 use native_challenger::execute_local::replay::{GenesisAccount, execute_on_store};
 use native_challenger::proposer::hostile::{
-    ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, genesis_accounts,
+    ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, garbage_txs, genesis_accounts,
 };
 use native_challenger::protocol::Trace;
 use proptest::prelude::*;
@@ -230,13 +230,7 @@ fn a_deep_blockhash_is_refused_before_its_headers_are_read() {
 
     // The same call behind 700 undecodable 100-byte transactions.
     let mut chain = chain;
-    let mut txs: Vec<Bytes> = (0..700u32)
-        .map(|i| {
-            let mut bytes = vec![0x7f; 100];
-            bytes[1..5].copy_from_slice(&i.to_be_bytes());
-            Bytes::from(bytes)
-        })
-        .collect();
+    let mut txs = garbage_txs(700);
     txs.push(call(&mut chain, 1));
     let crowded = chain.block(301, txs);
     let (trace, _) =

@@ -128,17 +128,22 @@ impl Hostile {
     /// Undecodable transaction bytes that come before the sweep.
     pub fn padding(&self) -> Vec<Bytes> {
         match self {
-            // 600 × 100 bytes, each starting with an unknown transaction type (0x7f).
-            Self::Garbage => (0..600u32)
-                .map(|i| {
-                    let mut bytes = vec![0x7f; 100];
-                    bytes[1..5].copy_from_slice(&i.to_be_bytes());
-                    Bytes::from(bytes)
-                })
-                .collect(),
+            Self::Garbage => garbage_txs(600),
             _ => Vec::new(),
         }
     }
+}
+
+/// `count` distinct undecodable transactions of 100 bytes, each starting with an unknown
+/// transaction type (0x7f): no gas, but carried in the block's inputs and its trace.
+pub fn garbage_txs(count: u32) -> Vec<Bytes> {
+    (0..count)
+        .map(|i| {
+            let mut bytes = vec![0x7f; 100];
+            bytes[1..5].copy_from_slice(&i.to_be_bytes());
+            Bytes::from(bytes)
+        })
+        .collect()
 }
 
 impl fmt::Display for Hostile {

@@ -107,6 +107,29 @@ impl E2e {
         self.dir.path().join(name).join("l2")
     }
 
+    /// [`Self::start`] once the rollup's deployment is at the watcher's depth.
+    ///
+    /// Works around a watcher bug: when the first range the watcher reads ends before the
+    /// block that deployed the rollup, `batchCount()` is called at a block where the contract
+    /// has no code, the empty answer "does not decode" and is retried with backoff 8 times
+    /// (~23 s) before the step fails, which is longer than the tests' windows.
+    pub async fn start_at_depth(&self, config: &Config, key_index: usize) -> Running {
+        let depth = config.l1.as_ref().expect("[l1]").confirmations;
+        let provider = self.client.provider();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let head = provider.get_block_number().await.expect("head");
+            let at = head.saturating_sub(depth);
+            let code = provider.get_code_at(self.client.address()).number(at).await.expect("code");
+            if !code.is_empty() {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the rollup never reached depth {depth}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        self.start(config, Some(key_index)).await
+    }
+
     pub async fn start(&self, config: &Config, key_index: Option<usize>) -> Running {
         let key = key_index.map(|i| TxKey::from(dev_key(i, &self.node)));
         self.start_with(config, key).await

@@ -124,3 +124,8 @@ async fn a_lie_in_a_block_of_deletions_is_convicted() {
 async fn a_lie_in_a_block_of_garbage_is_convicted() {
     convicted_despite(Hostile::Garbage, true).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_block_of_invalid_signatures_is_convicted() {
+    convicted_despite(Hostile::Signatures, true).await;
+}

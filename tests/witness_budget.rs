@@ -6,7 +6,7 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
-use common::TestChain;
+use common::{CHAIN_ID, TestChain};
 use native_challenger::execute_local::block::TxRejection;
 use native_challenger::execute_local::execute::{record_trace, verify_trace};
 use native_challenger::execute_local::l2::L2Block;
@@ -14,6 +14,7 @@ use native_challenger::execute_local::meter::TRACE_BUDGET;
 use native_challenger::execute_local::replay::{GenesisAccount, execute_on_store};
 use native_challenger::proposer::hostile::{
     ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, garbage_txs, genesis_accounts,
+    invalid_signature_txs,
 };
 use native_challenger::protocol::Trace;
 use proptest::prelude::*;
@@ -129,6 +130,50 @@ fn a_block_of_garbage_is_carried_but_never_passes_the_bound() {
     let checked = check_block(&chain, &block);
     assert_eq!(checked.skipped.len(), 901);
     assert!(is_budget(&checked.skipped[900].1), "{:?}", checked.skipped[900]);
+}
+
+/// 560 well-formed transactions (63 KB) whose signatures no key made, then a slot sweep: every one
+/// is decoded and its sender recovery attempted. High-`s` signatures are refused at recovery
+/// (EIP-2), with no state read; the others recover senders that hold nothing, whose account
+/// paths are read (and charged) before the transaction is refused, until the budget is spent
+/// and the rest are skipped at their start. None is ever refused as undecodable, and the
+/// trace stays under the bound.
+#[test]
+fn invalid_signatures_are_refused_and_never_pass_the_bound() {
+    let mut chain = chain_with(20_000);
+    let mut txs = invalid_signature_txs(CHAIN_ID, 560);
+    let inputs_len: usize = txs.iter().map(|tx| tx.len() + 4).sum();
+    assert!(inputs_len < 65_000, "{inputs_len} bytes of invalid transactions");
+    txs.push(chain.tx(0, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::new(), 1_000_000));
+    let block = chain.block(1, txs);
+    let checked = check_block(&chain, &block);
+    assert_eq!(checked.skipped.len(), 561, "every transaction is skipped");
+    let (mut bad, mut unfunded, mut budget) = (0, 0, 0);
+    for (index, reason) in &checked.skipped {
+        match reason {
+            // Every high-s signature (even index), and a random r that is no curve point.
+            TxRejection::BadSignature { .. } => bad += 1,
+            TxRejection::Invalid { reason } if index % 2 == 1 => {
+                assert!(reason.to_lowercase().contains("fund"), "#{index}: {reason}");
+                unfunded += 1
+            }
+            TxRejection::WitnessBudget { .. } => budget += 1,
+            other => panic!("#{index} skipped for {other}"),
+        }
+    }
+    let even_refused = checked
+        .skipped
+        .iter()
+        .filter(|(i, r)| i % 2 == 0 && *i < 560 && matches!(r, TxRejection::BadSignature { .. }))
+        .count();
+    assert_eq!(even_refused, 280, "every high-s signature is refused at recovery");
+    assert!(unfunded > 0, "some unfunded senders were read before the budget was spent");
+    assert!(budget > 0, "the budget cut the block");
+    println!(
+        "invalid signatures: trace {} bytes; {bad} bad signatures, {unfunded} unfunded senders \
+         read, {budget} skipped for the budget",
+        checked.trace_len
+    );
 }
 
 fn hostile_tx(chain: &mut TestChain, kind: u8, gas: u64) -> Bytes {

@@ -55,6 +55,7 @@ impl Fault {
                 Hostile::Codes => "hostile-codes",
                 Hostile::Deletions => "hostile-deletions",
                 Hostile::Garbage => "hostile-garbage",
+                Hostile::Signatures => "hostile-signatures",
             },
         }
     }
@@ -112,7 +113,7 @@ impl Fault {
 /// Why a fault could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block, hostile-accounts, hostile-slots, hostile-codes, hostile-deletions, hostile-garbage"
+    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block, hostile-accounts, hostile-slots, hostile-codes, hostile-deletions, hostile-garbage, hostile-signatures"
 )]
 pub struct ParseFaultError(String);
 

@@ -8,7 +8,9 @@
 //! in that block could not be convicted; with it, the STF cuts the transaction that crosses.
 
 use crate::execute_local::replay::GenesisAccount;
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
+use alloy_eips::eip2718::Encodable2718;
+use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -99,11 +101,22 @@ pub enum Hostile {
     /// 60 KB of undecodable transaction bytes (no gas, but carried in the trace), then a slot
     /// sweep.
     Garbage,
+    /// 560 well-formed EIP-1559 transactions whose signatures are invalid (every other one has
+    /// a high `s`, EIP-2; the rest recover a random sender with no funds), then a slot sweep:
+    /// no gas, but every one is decoded and its sender recovery attempted, and every
+    /// recovered sender's account path is read before the transaction is refused.
+    Signatures,
 }
 
 impl Hostile {
-    pub const ALL: [Hostile; 5] =
-        [Self::Accounts, Self::Slots, Self::Codes, Self::Deletions, Self::Garbage];
+    pub const ALL: [Hostile; 6] = [
+        Self::Accounts,
+        Self::Slots,
+        Self::Codes,
+        Self::Deletions,
+        Self::Garbage,
+        Self::Signatures,
+    ];
 
     pub fn name(&self) -> &'static str {
         match self {
@@ -112,6 +125,7 @@ impl Hostile {
             Self::Codes => "codes",
             Self::Deletions => "deletions",
             Self::Garbage => "garbage",
+            Self::Signatures => "signatures",
         }
     }
 
@@ -119,16 +133,18 @@ impl Hostile {
     pub fn call(&self) -> (Address, Bytes) {
         match self {
             Self::Accounts => (ACCOUNT_SWEEPER, Bytes::new()),
-            Self::Slots | Self::Garbage => (SLOT_SWEEPER, Bytes::new()),
+            Self::Slots | Self::Garbage | Self::Signatures => (SLOT_SWEEPER, Bytes::new()),
             Self::Codes => (CODE_SWEEPER, Bytes::new()),
             Self::Deletions => (SLOT_SWEEPER, Bytes::from_static(&[0x01])),
         }
     }
 
-    /// Undecodable transaction bytes that come before the sweep.
-    pub fn padding(&self) -> Vec<Bytes> {
+    /// Transactions the STF must skip, put before the sweep; `chain_id` is the L2's (so an
+    /// invalid signature, not a wrong chain, is what refuses them).
+    pub fn padding(&self, chain_id: u64) -> Vec<Bytes> {
         match self {
             Self::Garbage => garbage_txs(600),
+            Self::Signatures => invalid_signature_txs(chain_id, 560),
             _ => Vec::new(),
         }
     }
@@ -146,6 +162,44 @@ pub fn garbage_txs(count: u32) -> Vec<Bytes> {
         .collect()
 }
 
+/// secp256k1's group order n: an `s` above n / 2 is refused (EIP-2).
+const SECP256K1_N: U256 = U256::from_be_slice(&[
+    0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xfe,
+    0xba, 0xae, 0xdc, 0xe6, 0xaf, 0x48, 0xa0, 0x3b, 0xbf, 0xd2, 0x5e, 0x8c, 0xd0, 0x36, 0x41, 0x41,
+]);
+
+/// `count` distinct, well-formed EIP-1559 transfers for `chain_id` whose signatures no key
+/// made: even ones carry a high `s` (refused by EIP-2 at sender recovery), odd ones a random
+/// low-`s` signature that recovers, almost always, a sender that holds nothing (refused for
+/// insufficient funds, after its account was read). 109 bytes each.
+pub fn invalid_signature_txs(chain_id: u64, count: u32) -> Vec<Bytes> {
+    let half = SECP256K1_N >> 1;
+    (0..count)
+        .map(|i| {
+            let tx = TxEip1559 {
+                chain_id,
+                nonce: 0,
+                gas_limit: 21_000,
+                max_fee_per_gas: 1 << 40,
+                max_priority_fee_per_gas: 0,
+                to: TxKind::Call(Address::repeat_byte(0x51)),
+                value: U256::from(1),
+                ..Default::default()
+            };
+            let word =
+                |tag: &[u8]| U256::from_be_bytes(keccak256([tag, &i.to_be_bytes()].concat()).0);
+            // r and s below n / 2, then s lifted above it for the even ones.
+            let r = (word(b"r") % (half - U256::from(1))) + U256::from(1);
+            let mut s = (word(b"s") % (half - U256::from(1))) + U256::from(1);
+            if i % 2 == 0 {
+                s = SECP256K1_N - s;
+            }
+            let signed = tx.into_signed(Signature::new(r, s, i % 4 < 2));
+            Bytes::from(TxEnvelope::Eip1559(signed).encoded_2718())
+        })
+        .collect()
+}
+
 impl fmt::Display for Hostile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
@@ -158,7 +212,7 @@ impl FromStr for Hostile {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|h| h.name() == s).ok_or_else(|| {
             format!(
-                "unknown hostile workload {s:?}: one of accounts, slots, codes, deletions, garbage"
+                "unknown hostile workload {s:?}: one of accounts, slots, codes, deletions, garbage, signatures"
             )
         })
     }

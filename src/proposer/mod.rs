@@ -192,7 +192,7 @@ impl Proposer {
             Some(Fault::Hostile { class, .. }) => {
                 // The sweep takes all the block's gas that its intrinsic cost leaves.
                 let (to, data) = class.call();
-                let mut txs = class.padding();
+                let mut txs = class.padding(self.workload.chain_id());
                 txs.push(self.workload.call_tx(to, data, self.config.l2_gas_limit));
                 txs
             }

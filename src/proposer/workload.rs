@@ -114,6 +114,11 @@ impl Workload {
         txs
     }
 
+    /// The L2 chain id the transactions are signed for.
+    pub fn chain_id(&self) -> u64 {
+        self.chain_id
+    }
+
     /// A call of `to` with `data` and `gas`, signed by the next user in turn.
     pub fn call_tx(&mut self, to: Address, data: Bytes, gas: u64) -> Bytes {
         let user = self.rng.below(self.users.len().max(1) as u64) as usize;

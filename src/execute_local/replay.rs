@@ -14,7 +14,7 @@ use super::fault::DbFault;
 use super::store::{Head, StateStore, StoreError};
 use super::trie::MemNodes;
 use super::tries::{AccountBasics, AccountChange, StateDiff, StateTries};
-use super::witness::StoreSources;
+use super::witness::ReplaySources;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use std::collections::BTreeMap;
@@ -69,7 +69,7 @@ pub fn execute_on_store<B: BlockSpec>(
     block: &B,
 ) -> Result<PendingBlock, ReplayError> {
     let parent = store.head()?.ok_or(StoreError::Uninitialised)?;
-    let sources = StoreSources::new(store, parent.number);
+    let sources = ReplaySources::new(store, parent.number);
     let (mut steps, mut tries) = run_chunk_tries(
         rules,
         parent.state_root,

@@ -53,8 +53,7 @@ pub enum RecordError {
     MissingHeader { number: u64 },
 }
 
-/// Sources over the store that note everything they hand out (stateful replay uses them too,
-/// so it runs over the same trie database, meter included, as recording and verification).
+/// Sources over the store that note everything they hand out, for witness recording.
 pub(crate) struct StoreSources<'a> {
     store: &'a StateStore,
     nodes: RecordingSource<'a, StateStore>,
@@ -71,8 +70,7 @@ impl<'a> WitnessSources for StoreSources<'a> {
     }
 
     fn code(&self, hash: &B256) -> Result<Option<Bytes>, DbFault> {
-        let code =
-            self.store.code(hash).map_err(|err| DbFault::Store { reason: err.to_string() })?;
+        let code = store_code(self.store, hash)?;
         if let Some(code) = &code {
             self.codes.borrow_mut().insert(*hash, code.clone());
         }
@@ -80,13 +78,7 @@ impl<'a> WitnessSources for StoreSources<'a> {
     }
 
     fn ancestor_hash(&self, number: u64) -> Result<Option<B256>, DbFault> {
-        if number > self.parent {
-            return Ok(None);
-        }
-        let hash = self
-            .store
-            .block_hash(number)
-            .map_err(|err| DbFault::Store { reason: err.to_string() })?;
+        let hash = store_ancestor_hash(self.store, self.parent, number)?;
         if hash.is_some() {
             self.numbers.borrow_mut().insert(number);
         }
@@ -105,6 +97,53 @@ impl<'a> StoreSources<'a> {
             parent,
         }
     }
+}
+
+/// The same reads as [`StoreSources`], noting nothing: stateful replay runs over the same
+/// trie database (meter included, which keeps its own first-use sets) as recording and
+/// verification, but keeps no witness, so it pays no copy per node it resolves.
+pub(crate) struct ReplaySources<'a> {
+    store: &'a StateStore,
+    parent: u64,
+}
+
+impl<'a> ReplaySources<'a> {
+    /// Sources for executing on top of block `parent` of the store.
+    pub(crate) fn new(store: &'a StateStore, parent: u64) -> Self {
+        Self { store, parent }
+    }
+}
+
+impl WitnessSources for ReplaySources<'_> {
+    type Nodes = StateStore;
+
+    fn nodes(&self) -> &Self::Nodes {
+        self.store
+    }
+
+    fn code(&self, hash: &B256) -> Result<Option<Bytes>, DbFault> {
+        store_code(self.store, hash)
+    }
+
+    fn ancestor_hash(&self, number: u64) -> Result<Option<B256>, DbFault> {
+        store_ancestor_hash(self.store, self.parent, number)
+    }
+}
+
+fn store_code(store: &StateStore, hash: &B256) -> Result<Option<Bytes>, DbFault> {
+    store.code(hash).map_err(|err| DbFault::Store { reason: err.to_string() })
+}
+
+/// The hash of block `number` when it is at most `parent` (later ones are not ancestors).
+fn store_ancestor_hash(
+    store: &StateStore,
+    parent: u64,
+    number: u64,
+) -> Result<Option<B256>, DbFault> {
+    if number > parent {
+        return Ok(None);
+    }
+    store.block_hash(number).map_err(|err| DbFault::Store { reason: err.to_string() })
 }
 
 /// Records the witness of `blocks`, executed on top of the store's head.

@@ -56,8 +56,9 @@ enum Command {
     Genesis(commands::genesis::GenesisArgs),
     /// Re-check an audit bundle offline with the stateless verifier alone.
     VerifyBundle(commands::verify_bundle::VerifyBundleArgs),
-    /// Measure replay, witness recording and stateless verification against raw revm, and
-    /// EXECUTE's throughput and L1 gas on typical L2 blocks.
+    /// Measure replay, witness recording and stateless verification against raw revm,
+    /// EXECUTE's throughput and L1 gas on typical L2 blocks, and its charge against its CPU on
+    /// worst-case traces.
     Bench {
         /// Small sizes, for a smoke run.
         #[arg(long)]
@@ -298,6 +299,7 @@ fn print_report(report: &SuiteReport, elapsed: std::time::Duration) {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum BenchSection {
     Execute,
+    Pricing,
     Latency,
     Audit,
     Snapshot,
@@ -308,6 +310,7 @@ impl BenchSection {
     fn heading(self) -> &'static str {
         match self {
             BenchSection::Execute => "## EXECUTE",
+            BenchSection::Pricing => "## Pricing",
             BenchSection::Latency => "## Challenger latency",
             BenchSection::Audit => "## Audit",
             BenchSection::Snapshot => "## Snapshot",
@@ -343,6 +346,12 @@ fn bench(
             println!("{}", bench::execute::progress_line(row))
         })?;
         report.push_str(&bench::execute::section(&rows, &execute_sizes));
+    }
+    if wanted(BenchSection::Pricing) {
+        use bench::execute::pricing;
+        let sizes = if quick { pricing::PricingSizes::QUICK } else { pricing::PricingSizes::FULL };
+        let figures = pricing::run(&sizes, |line| println!("{line}"))?;
+        report.push_str(&pricing::section(&figures));
     }
     let runtime = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     if wanted(BenchSection::Latency) {

@@ -46,7 +46,7 @@ fn quick_execute_section_is_measured_and_consistent() {
         let name = format!("{} @ {}", row.kind, row.gas_limit);
         assert!(row.txs > 0 && row.gas_used > 0 && row.gas_used <= row.gas_limit, "{name}");
         assert!(row.witness_bytes > 0 && row.trace_bytes > row.witness_bytes, "{name}");
-        let per_tx = 3_000 * row.txs as u64;
+        let per_tx = 5_000 * row.txs as u64;
         assert_eq!(
             row.charge,
             100_000 + row.gas_limit + per_tx + 4 * row.trace_bytes as u64,
@@ -114,4 +114,54 @@ async fn quick_audit_section_runs_the_commands_over_a_recorded_history() {
     let section = bench::audit::section(&f);
     assert!(section.starts_with("\n## Audit"));
     assert_eq!(section.matches("| `--jobs ").count(), 2);
+}
+
+/// The quick pricing section: every worst-case trace gets a valid verdict charging the
+/// documented formula (computed here), the blocks are what the section says they are, and
+/// the reference really spends its gas on ECRECOVER.
+#[test]
+fn quick_pricing_section_prices_every_worst_case_trace() {
+    use bench::execute::pricing::{self, PricingSizes};
+    let sizes = PricingSizes::QUICK;
+    let p = pricing::run(&sizes, |_| {}).expect("pricing bench runs");
+    assert_eq!(p.traces.len(), 11);
+    for t in &p.traces {
+        let charge = 100_000 + t.gas_limit + 5_000 * t.txs as u64 + 4 * t.trace_bytes as u64;
+        assert_eq!(t.charge, charge, "{}", t.name);
+        assert!(t.trace_bytes <= 98_304 + 24_580, "{}: trace {}", t.name, t.trace_bytes);
+        assert!(t.gas_used <= t.gas_limit, "{}", t.name);
+        assert!(!t.time.is_zero(), "{}", t.name);
+    }
+    let find = |prefix: &str| {
+        p.traces.iter().find(|t| t.name.starts_with(prefix)).unwrap_or_else(|| panic!("{prefix}"))
+    };
+    // The per-transaction worst case fills `propose`'s 64 KiB with ~80-byte transactions,
+    // every one recovered and then skipped (none fits a block gas limit of 1).
+    let minimal = p.traces.iter().find(|t| t.gas_limit == 1).expect("the gas-limit-1 block");
+    assert!(minimal.txs > 700 && minimal.txs <= 1_024, "{}", minimal.txs);
+    assert_eq!(minimal.skipped, minimal.txs);
+    assert_eq!(minimal.gas_used, 0);
+    // BLOCKHASH(number - 256) carries 256 headers of 160 bytes.
+    assert!(find("BLOCKHASH").trace_bytes > 256 * 160);
+    assert_eq!(find("BLOCKHASH").skipped, 0);
+    // The L2 ECRECOVER loop runs to its end inside the block.
+    let l2_loop = find("ECRECOVER loop inside");
+    assert_eq!(l2_loop.skipped, 0);
+    assert!(l2_loop.gas_used > 900_000, "{}", l2_loop.gas_used);
+    assert_eq!(find("typical").skipped, 0);
+    assert_eq!(find("typical").gas_used, 47 * 21_000);
+
+    let reference = p.reference().expect("a reference");
+    assert!(reference.name.starts_with("ECRECOVER loop"));
+    let calls = sizes.reference_calls;
+    assert!(reference.gas > 3_100 * calls && reference.gas < 3_300 * calls + 30_000);
+
+    let section = pricing::section(&p);
+    assert!(section.starts_with("## Pricing"));
+    let headers = ["| trace |", "| plain EVM"];
+    let rows = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !headers.iter().any(|h| l.starts_with(h)));
+    assert_eq!(rows.count(), p.traces.len() + p.plain.len(), "one row per trace and workload");
+    assert!(section.contains("The costliest trace per charged gas is"));
 }

@@ -82,7 +82,7 @@ fn documented_charge(trace: &Trace, trace_len: usize) -> u64 {
         + trace
             .blocks
             .iter()
-            .map(|b| b.gas_limit + 3_000 * b.transactions.len() as u64)
+            .map(|b| b.gas_limit + 5_000 * b.transactions.len() as u64)
             .sum::<u64>()
         + 4 * trace_len as u64
 }

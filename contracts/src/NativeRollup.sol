@@ -138,7 +138,7 @@ contract NativeRollup {
     /// Protocol v2 (docs/protocol.md, "Witness budget"): the largest encoded BlockInputs and
     /// the most transactions one block may frame. The first keeps every block's trace under
     /// the proof-size bound even when none of its transactions runs; the second bounds
-    /// EXECUTE's per-transaction charge (3,000 gas each) inside one L1 transaction.
+    /// EXECUTE's per-transaction charge (5,000 gas each) inside one L1 transaction.
     uint256 public constant MAX_BLOCK_INPUT_BYTES = 65_536;
     uint256 public constant MAX_TXS_PER_BLOCK = 1_024;
 

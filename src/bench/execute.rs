@@ -15,6 +15,7 @@
 
 mod blocks;
 mod l1;
+pub mod pricing;
 mod report;
 
 pub use blocks::{Kind, L2_CHAIN_ID};
@@ -28,6 +29,7 @@ use super::workloads::{BenchBlock, Workload};
 use crate::execute_local::block::{BlockOutcome, TxRejection};
 use crate::execute_local::chunk::BlockSpec;
 use crate::execute_local::execute::{record_trace, witness_of};
+use crate::execute_local::forks::ForkSchedule;
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
 use crate::precompile::{
@@ -170,7 +172,7 @@ fn measure_block(
         trace_bytes: call.trace.len(),
         call_data_bytes: data.len(),
         charge,
-        execute: best_of(reps, || time_answer(chain, &data, charge))?,
+        execute: best_of(reps, || time_answer(&chain.schedule, &data, charge))?,
         recovery: best_of(reps, || time_recovery(&block))?,
         stateful: best_of(reps, || time_stateful(chain, &block, call.post_state_root))?,
         raw_revm: time_raw_revm(chain, &block, reps)?,
@@ -208,10 +210,10 @@ fn best_of(reps: u32, mut timed: impl FnMut() -> Result<Duration>) -> Result<Dur
 }
 
 /// Times the precompile's answer to `data` given exactly the charge; it must be "valid".
-fn time_answer(chain: &L2Chain, data: &[u8], charge: u64) -> Result<Duration> {
+fn time_answer(schedule: &ForkSchedule, data: &[u8], charge: u64) -> Result<Duration> {
     let config = ExecuteConfig {
         address: DEFAULT_EXECUTE_ADDRESS,
-        l2_schedule: chain.schedule.clone(),
+        l2_schedule: schedule.clone(),
         block_gas_limit: u64::MAX,
     };
     let precompile = ExecutePrecompile::new(config, ExecuteMeter::unlimited());

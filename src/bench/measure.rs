@@ -65,7 +65,7 @@ impl HeaderFormat for BenchHeaders {
     }
 }
 
-fn rules(workload: &Workload) -> Result<ChainRules> {
+pub(crate) fn rules(workload: &Workload) -> Result<ChainRules> {
     let Network::Supported(schedule) = network(&workload.fork) else {
         bail!("fork {} unsupported", workload.fork)
     };
@@ -145,6 +145,14 @@ fn genesis_header(number: u64, root: B256) -> alloy_primitives::Bytes {
 
 /// Raw revm: in-memory database, no state root, no persistence.
 pub(crate) fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Duration> {
+    baseline_with_gas(workload, rules).map(|(time, _)| time)
+}
+
+/// [`baseline`], with the gas the timed pass used.
+pub(crate) fn baseline_with_gas(
+    workload: &Workload,
+    rules: &ChainRules,
+) -> Result<(Duration, u64)> {
     let mut db = CacheDB::new(EmptyDB::default());
     for (address, account) in &workload.pre {
         let code = Bytecode::new_raw(account.code.clone());
@@ -161,10 +169,11 @@ pub(crate) fn baseline(workload: &Workload, rules: &ChainRules) -> Result<Durati
         run_baseline_block(&mut warm, rules, block, workload.lift_tx_gas_cap)?;
     }
     let started = Instant::now();
+    let mut gas = 0;
     for block in &workload.blocks {
-        run_baseline_block(&mut db, rules, block, workload.lift_tx_gas_cap)?;
+        gas += run_baseline_block(&mut db, rules, block, workload.lift_tx_gas_cap)?;
     }
-    Ok(started.elapsed())
+    Ok((started.elapsed(), gas))
 }
 
 fn run_baseline_block(
@@ -172,13 +181,14 @@ fn run_baseline_block(
     rules: &ChainRules,
     block: &BenchBlock,
     workload_allows_failure: bool,
-) -> Result<()> {
+) -> Result<u64> {
     let env = evm_env(rules, &block.env(B256::ZERO));
     let mut evm = Context::mainnet()
         .with_db(db)
         .with_cfg(env.cfg_env)
         .with_block(env.block_env)
         .build_mainnet();
+    let mut gas = 0;
     for tx in block.txs() {
         let Ok(tx) = tx else { bail!("benchmark transaction not prepared") };
         let tx_env = TxEnv::from_recovered_tx(tx.inner(), tx.signer());
@@ -187,6 +197,7 @@ fn run_baseline_block(
         if !result.is_success() && !workload_allows_failure {
             bail!("baseline: a generated transaction did not succeed: {result:?}");
         }
+        gas += result.tx_gas_used();
     }
-    Ok(())
+    Ok(gas)
 }

@@ -1,7 +1,8 @@
 //! `native-challenger bench`: throughput of stateful replay, witness recording and stateless
 //! verification against a raw-revm baseline measured in the same run, written as a table to
 //! `docs/benchmarks.md`; and, in [`execute`], what the EXECUTE precompile costs for typical L2
-//! blocks (verification throughput, L1 gas of a challenge on the dev L1).
+//! blocks (verification throughput, L1 gas of a challenge on the dev L1); in
+//! [`execute::pricing`], whether EXECUTE's charge covers its CPU on worst-case traces.
 
 pub mod audit;
 pub mod execute;

@@ -209,13 +209,13 @@ mod tests {
 
     #[test]
     fn a_block_gas_limit_whose_challenge_cannot_fit_is_refused() {
-        // 100,000 + 1M + 3,000 x 1,024 transactions + 4 x 131,072: well inside 2^24 and the
+        // 100,000 + 1M + 5,000 x 1,024 transactions + 4 x 131,072: well inside 2^24 and the
         // 2 x 2^24 EXECUTE budget.
-        assert_eq!(timing(50_400).worst_execute_charge(), 4_696_288);
+        assert_eq!(timing(50_400).worst_execute_charge(), 6_744_288);
         let huge = Timing { max_l2_gas_limit: 14_000_000, ..timing(50_400) };
         match huge.check() {
             Err(ParamError::ExecuteBudget { charge, limit, .. }) => {
-                assert_eq!(charge, 17_696_288);
+                assert_eq!(charge, 19_744_288);
                 assert_eq!(limit, 1 << 24);
             }
             other => panic!("expected the budget refusal, got {other:?}"),

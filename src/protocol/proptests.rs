@@ -133,7 +133,7 @@ proptest! {
         for (block, range) in trace.blocks.iter().zip(ranges) {
             prop_assert_eq!(keccak256(bytes.get(range).unwrap()), block.commitment().unwrap());
         }
-        let gas = trace.blocks.iter().fold(EXECUTE_BASE_GAS as u128 + 4 * bytes.len() as u128, |a, b| a + b.gas_limit as u128 + 3_000 * b.transactions.len() as u128);
+        let gas = trace.blocks.iter().fold(EXECUTE_BASE_GAS as u128 + 4 * bytes.len() as u128, |a, b| a + b.gas_limit as u128 + EXECUTE_GAS_PER_TX as u128 * b.transactions.len() as u128);
         match execute_gas_cost(&bytes) {
             Ok(cost) => prop_assert_eq!(cost as u128, gas),
             Err(e) => prop_assert!(gas > u64::MAX as u128 && e == ProtocolError::GasOverflow),

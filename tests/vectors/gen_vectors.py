@@ -83,9 +83,9 @@ def block_ranges(t: dict):
 
 
 def gas_cost(trace: bytes, blocks) -> int:
-    # Protocol v2: 3,000 gas per framed transaction (sender recovery, as ECRECOVER charges).
+    # Protocol v2: 5,000 gas per framed transaction (decoding, hashing, sender recovery).
     return (100_000 + sum(b["gas_limit"] for b in blocks)
-            + 3_000 * sum(len(b["transactions"]) for b in blocks) + 4 * len(trace))
+            + 5_000 * sum(len(b["transactions"]) for b in blocks) + 4 * len(trace))
 
 
 def enc_execute(c: dict) -> bytes:

@@ -16,7 +16,7 @@ use std::time::Duration;
 const FIXED_GAS: u64 = TX_BASE_GAS + EXECUTE_BASE_GAS;
 
 /// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
@@ -59,7 +59,8 @@ pub fn section(rows: &[ExecuteRow], sizes: &ExecuteSizes) -> String {
         &METHOD
             .replace("{BG}", &thousands(sizes.background_accounts))
             .replace("{SLOTS}", &thousands(sizes.background_slots))
-            .replace("{REPS}", &sizes.reps.to_string()),
+            .replace("{REPS}", &sizes.reps.to_string())
+            .replace("{PER_TX}", &thousands(crate::protocol::EXECUTE_GAS_PER_TX)),
     );
     out.push_str(&throughput_table(rows));
     out.push_str(&l1_table(rows));
@@ -284,7 +285,7 @@ const METHOD: &str =
   `ExecuteCall::abi_encode()`, gas limit the documented total
   `21,000 + max(calldata + charge, floor)`. `eth_call` checks the verdict is 1 before it is
   sent; the table shows the receipt's `gasUsed`. The charge is
-  `100,000 + gas limit + 3,000 × transactions + 4 × trace bytes` (`ExecuteCall::gas_cost`);
+  `100,000 + gas limit + {PER_TX} × transactions + 4 × trace bytes` (`ExecuteCall::gas_cost`);
   calldata gas is
   EIP-2028's 4/16 per byte, with the EIP-7623 floor in parentheses (10 per zero byte, 40 per
   non-zero byte), which counts only when it exceeds calldata + execution. Witness bytes are

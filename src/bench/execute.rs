@@ -27,7 +27,7 @@ pub use report::{progress_line, section};
 use super::measure;
 use super::workloads::{BenchBlock, Workload};
 use crate::execute_local::block::{BlockOutcome, TxRejection};
-use crate::execute_local::chunk::BlockSpec;
+use crate::execute_local::chunk::{BlockSpec, ChunkStep};
 use crate::execute_local::execute::{record_trace, witness_of};
 use crate::execute_local::forks::ForkSchedule;
 use crate::execute_local::l2::L2Block;
@@ -35,7 +35,7 @@ use crate::execute_local::replay::execute_on_store;
 use crate::precompile::{
     Answer, DEFAULT_EXECUTE_ADDRESS, ExecuteConfig, ExecuteMeter, ExecutePrecompile,
 };
-use crate::protocol::ExecuteCall;
+use crate::protocol::{ExecuteCall, Trace};
 use alloy_consensus::TxReceipt;
 use alloy_primitives::{B256, Bytes};
 use anyhow::{Context, Result, bail};
@@ -154,12 +154,7 @@ fn measure_block(
     }
     let step = steps.first().context("the trace has no block")?;
     all_succeeded(&step.outcome, block.txs().len())?;
-    let call = ExecuteCall {
-        pre_state_root: head.state_root,
-        post_state_root: step.post_state_root,
-        trace: trace.encode()?.into(),
-        gas_used: step.outcome.gas_used,
-    };
+    let call = execute_call(head.state_root, &trace, step)?;
     let data = call.abi_encode();
     let charge = call.gas_cost()?;
     let row = ExecuteRow {
@@ -179,6 +174,16 @@ fn measure_block(
         l1: None,
     };
     Ok((row, Challenge { data, charge }))
+}
+
+/// The EXECUTE call proving `step`, the one block of `trace`, from `pre_state_root`.
+fn execute_call(pre_state_root: B256, trace: &Trace, step: &ChunkStep) -> Result<ExecuteCall> {
+    Ok(ExecuteCall {
+        pre_state_root,
+        post_state_root: step.post_state_root,
+        trace: trace.encode()?.into(),
+        gas_used: step.outcome.gas_used,
+    })
 }
 
 /// Where the witness budget cut the block: the first transaction it skipped, when every

@@ -131,6 +131,20 @@ fn ether(amount: u64) -> U256 {
     U256::from(amount) * U256::from(10u64.pow(18))
 }
 
+/// A temporary store holding `alloc` (plus the system contracts) as the L2 genesis; the
+/// directory goes when the returned guard is dropped.
+pub fn genesis_store(
+    alloc: &BTreeMap<Address, GenesisAccount>,
+) -> Result<(tempfile::TempDir, StateStore)> {
+    let dir = tempfile::tempdir().context("creating the L2 store directory")?;
+    let store = StateStore::open(dir.path())?;
+    let (state, header) = l2_genesis(alloc)?;
+    let sealed =
+        Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) };
+    state.write(&store, 0, &sealed)?;
+    Ok((dir, store))
+}
+
 /// The L2 fork schedule: the L1's default fork, which EXECUTE runs L2 blocks under.
 pub fn l2_schedule() -> Result<ForkSchedule> {
     match network(crate::execute_local::forks::DEFAULT_FORK) {
@@ -149,12 +163,7 @@ impl L2Chain {
             .collect::<Result<Vec<_>, _>>()
             .context("deriving the signing keys")?;
         let alloc = genesis_alloc(sizes, &keys, erc20_code.clone());
-        let dir = tempfile::tempdir().context("creating the L2 store directory")?;
-        let store = StateStore::open(dir.path())?;
-        let (state, header) = l2_genesis(&alloc)?;
-        let sealed =
-            Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) };
-        state.write(&store, 0, &sealed)?;
+        let (dir, store) = genesis_store(&alloc)?;
         let schedule = l2_schedule()?;
         Ok(Self {
             _dir: dir,

@@ -18,23 +18,22 @@
 //! work cheaper than L1 sells its own; the section says so row by row. Every `answer` must be
 //! a valid verdict charging exactly the charge, or the run fails.
 
-use super::blocks::l2_schedule;
+use super::blocks::{genesis_store, l2_schedule};
 use super::report::thousands;
-use super::{best_of, time_answer};
+use super::{best_of, execute_call, time_answer};
 use crate::bench::measure;
 use crate::bench::workloads::{BenchBlock, Workload, address, bench_env, call};
 use crate::execute_local::chain::ChainRules;
-use crate::execute_local::chunk::Sealed;
 use crate::execute_local::execute::record_trace;
 use crate::execute_local::forks::ForkSchedule;
-use crate::execute_local::l2::{L2Block, l2_genesis};
+use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::{GenesisAccount, execute_on_store};
 use crate::execute_local::store::StateStore;
 use crate::proposer::hostile::{
     ACCOUNT_SWEEPER, CODE_SWEEPER, SLOT_SWEEPER, garbage_txs, genesis_accounts,
     invalid_signature_txs,
 };
-use crate::protocol::{BlockInputs, ExecuteCall, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK};
+use crate::protocol::{BlockInputs, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK};
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
@@ -204,12 +203,7 @@ impl PricingChain {
         alloc.insert(OLD_HASH, contract(OLD_HASH_CODE));
         alloc.insert(ECRECOVER_LOOP, contract(ECRECOVER_LOOP_CODE));
 
-        let dir = tempfile::tempdir().context("creating the L2 store directory")?;
-        let store = StateStore::open(dir.path())?;
-        let (state, header) = l2_genesis(&alloc)?;
-        let sealed =
-            Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) };
-        state.write(&store, 0, &sealed)?;
+        let (dir, store) = genesis_store(&alloc)?;
         let schedule = l2_schedule()?;
         let rules = ChainRules::new(CHAIN_ID, schedule.clone());
         let mut chain = Self { _dir: dir, store, rules, schedule, keys, number: 1 };
@@ -356,12 +350,7 @@ impl PricingChain {
         let head = self.store.head()?.context("the L2 store has no head")?;
         let (trace, steps) = record_trace(&self.store, &self.rules, std::slice::from_ref(block))?;
         let step = steps.first().context("the trace has no block")?;
-        let call = ExecuteCall {
-            pre_state_root: head.state_root,
-            post_state_root: step.post_state_root,
-            trace: trace.encode()?.into(),
-            gas_used: step.outcome.gas_used,
-        };
+        let call = execute_call(head.state_root, &trace, step)?;
         let data = call.abi_encode();
         let charge = call.gas_cost()?;
         Ok(PricedTrace {

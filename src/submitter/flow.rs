@@ -403,8 +403,22 @@ impl Submitter {
         }
     }
 
-    /// Best effort: withdraws the rewards credited to us.
+    /// Best effort: withdraws the rewards credited to us. Not while a transaction of ours is
+    /// still pending: after a restart between sending a withdrawal and recording the landing,
+    /// the reveal is confirmed again and this runs again, and a second withdrawal would be
+    /// mined behind the first and revert (`bond claim` withdraws anything left).
     pub async fn claim(&self) {
+        match self.tx.unmined().await {
+            Ok(0) => {}
+            Ok(unmined) => {
+                tracing::info!(target: TARGET, unmined, "rewards not withdrawn now: a transaction of ours is still pending (`bond claim` withdraws what is left)");
+                return;
+            }
+            Err(err) => {
+                tracing::warn!(target: TARGET, %err, "withdrawing rewards failed");
+                return;
+            }
+        }
         let data = NativeRollup::withdrawCall {}.abi_encode().into();
         match self.tx.send(self.rollup, data, U256::ZERO).await {
             Ok(r) => tracing::info!(target: TARGET, tx = %r.hash, "rewards withdrawn"),

@@ -103,8 +103,9 @@ pub enum Hostile {
     Garbage,
     /// 560 well-formed EIP-1559 transactions whose signatures are invalid (every other one has
     /// a high `s`, EIP-2; the rest recover a random sender with no funds), then a slot sweep:
-    /// no gas, but every one is decoded and its sender recovery attempted, and every
-    /// recovered sender's account path is read before the transaction is refused.
+    /// no gas, but every one is decoded and its sender recovery attempted, and a recovered
+    /// sender's account path is read (and charged) before the transaction is refused, until
+    /// the witness budget is spent.
     Signatures,
 }
 

@@ -145,6 +145,12 @@ pub fn genesis_store(
     Ok((dir, store))
 }
 
+/// `tx` signed by `key`, EIP-2718 encoded.
+pub fn sign(key: &PrivateKeySigner, tx: TxEip1559) -> Result<Bytes> {
+    let signature = key.sign_hash_sync(&tx.signature_hash()).context("signing")?;
+    Ok(TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into())
+}
+
 /// The L2 fork schedule: the L1's default fork, which EXECUTE runs L2 blocks under.
 pub fn l2_schedule() -> Result<ForkSchedule> {
     match network(crate::execute_local::forks::DEFAULT_FORK) {
@@ -230,8 +236,7 @@ impl L2Chain {
             input,
         };
         let key = self.keys.get(from).context("sender index")?;
-        let signature = key.sign_hash_sync(&tx.signature_hash()).context("signing")?;
-        Ok(TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into())
+        sign(key, tx)
     }
 }
 

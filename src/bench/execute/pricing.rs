@@ -18,9 +18,9 @@
 //! work cheaper than L1 sells its own; the section says so row by row. Every `answer` must be
 //! a valid verdict charging exactly the charge, or the run fails.
 
-use super::blocks::{genesis_store, l2_schedule};
+use super::blocks::{genesis_store, l2_schedule, sign};
 use super::report::thousands;
-use super::{best_of, execute_call, time_answer};
+use super::{best_of, execute_call, time_answer, time_decode};
 use crate::bench::measure;
 use crate::bench::workloads::{BenchBlock, Workload, address, bench_env, call};
 use crate::execute_local::chain::ChainRules;
@@ -34,15 +34,14 @@ use crate::proposer::hostile::{
     invalid_signature_txs,
 };
 use crate::protocol::{BlockInputs, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK};
-use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
-use alloy_eips::eip2718::Encodable2718;
+use alloy_consensus::TxEip1559;
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use anyhow::{Context, Result, bail};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Chain id of the pricing L2.
 const CHAIN_ID: u64 = 902;
@@ -50,6 +49,8 @@ const CHAIN_ID: u64 = 902;
 const KEYS: usize = 16;
 /// Empty blocks before the measured ones, so BLOCKHASH can reach 256 blocks back.
 const HISTORY: u64 = 256;
+/// The number of every measured block (all built on the same head).
+const MEASURED: u64 = HISTORY + 1;
 /// `BLOCKHASH(NUMBER - 256)`, stored: the deepest header a block may read.
 const OLD_HASH: Address = Address::new([0x5b; 20]);
 /// The ECRECOVER loop (see [`ECRECOVER_LOOP_CODE`]).
@@ -175,8 +176,6 @@ struct PricingChain {
     rules: ChainRules,
     schedule: ForkSchedule,
     keys: Vec<PrivateKeySigner>,
-    /// The number of the blocks measured (all built on the same head).
-    number: u64,
 }
 
 fn key(label: &str, i: u64) -> Result<PrivateKeySigner> {
@@ -206,12 +205,11 @@ impl PricingChain {
         let (dir, store) = genesis_store(&alloc)?;
         let schedule = l2_schedule()?;
         let rules = ChainRules::new(CHAIN_ID, schedule.clone());
-        let mut chain = Self { _dir: dir, store, rules, schedule, keys, number: 1 };
+        let chain = Self { _dir: dir, store, rules, schedule, keys };
         for number in 1..=HISTORY {
             let block = chain.block(number, GAS_LIMIT, Vec::new())?;
             execute_on_store(&chain.store, &chain.rules, &block)?.commit(&chain.store)?;
         }
-        chain.number = HISTORY + 1;
         Ok(chain)
     }
 
@@ -253,7 +251,7 @@ impl PricingChain {
 
     /// The measured blocks, each on the same head.
     fn blocks(&self) -> Result<Vec<(String, L2Block)>> {
-        let n = self.number;
+        let n = MEASURED;
         let sweep = |to: Address, input: Bytes| self.tx(0, 0, to, input, GAS_LIMIT);
         let with_sweep = |mut padding: Vec<Bytes>| -> Result<Vec<Bytes>> {
             padding.push(sweep(SLOT_SWEEPER, Bytes::new())?);
@@ -278,7 +276,8 @@ impl PricingChain {
             "typical: 47 ETH transfers to fresh accounts".to_string(),
             self.block(n, GAS_LIMIT, transfers)?,
         )];
-        let (count, minimal) = self.minimal_txs()?;
+        let minimal = minimal_txs()?;
+        let count = minimal.len();
         list.push((
             format!("{count} minimal transactions signed by keys with no funds, block gas limit 1"),
             self.block(n, 1, minimal.clone())?,
@@ -327,24 +326,6 @@ impl PricingChain {
         Ok(list)
     }
 
-    /// As many of the smallest signed transactions as one block may frame (`propose`'s byte
-    /// and count caps), each from its own key that holds nothing: every one costs EXECUTE a
-    /// full sender recovery, and is then skipped.
-    fn minimal_txs(&self) -> Result<(usize, Vec<Bytes>)> {
-        let mut txs = Vec::new();
-        let mut len = crate::protocol::BLOCK_INPUTS_FIXED_LEN;
-        for i in 0..u64::from(MAX_TXS_PER_BLOCK) {
-            let tx = TxEip1559 { chain_id: CHAIN_ID, to: TxKind::Create, ..Default::default() };
-            let raw = sign(&key("pricing-unfunded", i)?, tx)?;
-            if len + 4 + raw.len() > MAX_BLOCK_INPUT_BYTES {
-                break;
-            }
-            len += 4 + raw.len();
-            txs.push(raw);
-        }
-        Ok((txs.len(), txs))
-    }
-
     /// Records `block`'s trace on the head and times EXECUTE's answer to it.
     fn price(&self, name: &str, block: &L2Block, reps: u32) -> Result<PricedTrace> {
         let head = self.store.head()?.context("the L2 store has no head")?;
@@ -362,19 +343,27 @@ impl PricingChain {
             trace_bytes: call.trace.len(),
             charge,
             time: best_of(reps, || time_answer(&self.schedule, &data, charge))?,
-            recovery: best_of(reps, || {
-                let inputs = block.inputs.clone();
-                let started = Instant::now();
-                L2Block::new(inputs)?;
-                Ok(started.elapsed())
-            })?,
+            recovery: best_of(reps, || time_decode(block).map(|(elapsed, _)| elapsed))?,
         })
     }
 }
 
-fn sign(key: &PrivateKeySigner, tx: TxEip1559) -> Result<Bytes> {
-    let signature = key.sign_hash_sync(&tx.signature_hash()).context("signing")?;
-    Ok(TxEnvelope::from(tx.into_signed(signature)).encoded_2718().into())
+/// As many of the smallest signed transactions as one block may frame (`propose`'s byte and
+/// count caps), each from its own key that holds nothing: every one costs EXECUTE a full
+/// sender recovery, and is then skipped.
+fn minimal_txs() -> Result<Vec<Bytes>> {
+    let mut txs = Vec::new();
+    let mut len = crate::protocol::BLOCK_INPUTS_FIXED_LEN;
+    for i in 0..u64::from(MAX_TXS_PER_BLOCK) {
+        let tx = TxEip1559 { chain_id: CHAIN_ID, to: TxKind::Create, ..Default::default() };
+        let raw = sign(&key("pricing-unfunded", i)?, tx)?;
+        if len + 4 + raw.len() > MAX_BLOCK_INPUT_BYTES {
+            break;
+        }
+        len += 4 + raw.len();
+        txs.push(raw);
+    }
+    Ok(txs)
 }
 
 /// A valid ECRECOVER input (hash, v, r, s) followed by the loop's count.

@@ -15,9 +15,11 @@ use native_challenger::devnet::DevnetConfig;
 use native_challenger::execute_local::block::TxRejection;
 use native_challenger::execute_local::execute::verify_trace;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
-use native_challenger::proposer::Fault;
-use native_challenger::proposer::driver::DEV_L2_USERS;
+use native_challenger::proposer::driver::{
+    DEV_L2_USERS, ProposePlan, open_proposer_over, propose_next,
+};
 use native_challenger::proposer::hostile::{Hostile, MAX_CODE_SIZE};
+use native_challenger::proposer::{Fault, WorkloadSpec};
 use native_challenger::protocol::Trace;
 use native_challenger::rollup::GenesisSource;
 use native_challenger::rollup::genesis::{L2Genesis, dev_users};
@@ -41,7 +43,17 @@ fn hostile_genesis(dir: &std::path::Path) -> std::path::PathBuf {
     path
 }
 
+/// Empty L2 blocks proposed (in honest batches of 64) before the hostile batch, so that
+/// `BLOCKHASH(number - 256)` reaches a real header.
+const HISTORY: usize = 256;
+
 async fn convicted_despite(class: Hostile, must_cut: bool) {
+    convicted_after(class, must_cut, 0).await;
+}
+
+/// The lie of [`convicted_despite`], proposed after `history` empty L2 blocks; returns the
+/// landed trace.
+async fn convicted_after(class: Hostile, must_cut: bool, history: usize) -> Trace {
     let files = tempfile::tempdir().expect("tempdir");
     let path = hostile_genesis(files.path());
     let devnet = DevnetConfig {
@@ -51,9 +63,26 @@ async fn convicted_despite(class: Hostile, must_cut: bool) {
     };
     let mut e = E2e::with_genesis(WINDOW, devnet, &GenesisSource::File(path.clone())).await;
     let mut config = e.config("challenger", None);
-    config.genesis.file = Some(path);
+    config.genesis.file = Some(path.clone());
     let mut daemon = e.start_at_depth(&config, CHALLENGER).await;
 
+    if history > 0 {
+        // A proposer whose blocks hold no transactions of their own: 64 empty blocks are a
+        // small proposal.
+        let plan = ProposePlan::single(
+            64,
+            WorkloadSpec { txs_per_block: 0, ..WorkloadSpec::default() },
+            e.params.max_l2_gas_limit,
+        );
+        let store = e.dir.path().join("history-proposer");
+        let genesis = GenesisSource::File(path.clone());
+        e.proposer = open_proposer_over(&e.client, CHAIN_ID, &genesis, &store, &plan)
+            .await
+            .expect("proposer");
+        for _ in 0..history / 64 {
+            propose_next(&e.client, &mut e.proposer, 64, None).await.expect("history");
+        }
+    }
     let (id, batch) = e.propose(Some(Fault::Hostile { block: 1, class })).await;
     let event = daemon
         .wait_for(WAIT, &format!("the conviction of the {class} lie"), |ev| {
@@ -90,14 +119,15 @@ async fn convicted_despite(class: Hostile, must_cut: bool) {
     println!(
         "hostile {class}: batch {id} convicted {} L1 blocks after its proposal (window {WINDOW}); \
          challenge {gas_used} L1 gas ({} under 2^24), {bytes} transaction bytes ({} under 128 KiB), \
-         trace {trace_len} bytes ({} under the bound); sweep {}",
+         trace {trace_len} bytes ({} under the bound); the hostile transactions {}",
         block - stored.proposedAt,
         TX_GAS_CAP - gas_used,
         TX_SIZE_LIMIT - bytes,
         bound - trace_len,
-        if cut { "cut by the witness budget" } else { "ran out of gas within the budget" },
+        if cut { "cut by the witness budget" } else { "ran within the budget" },
     );
     daemon.shutdown().await;
+    trace
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -128,4 +158,20 @@ async fn a_lie_in_a_block_of_garbage_is_convicted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lie_in_a_block_of_invalid_signatures_is_convicted() {
     convicted_despite(Hostile::Signatures, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_flood_at_proposes_caps_is_convicted() {
+    convicted_despite(Hostile::Flood, true).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_block_of_floor_priced_calldata_is_convicted() {
+    convicted_despite(Hostile::Calldata, false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_behind_a_blockhash_256_blocks_deep_is_convicted() {
+    let trace = convicted_after(Hostile::Blockhash, false, HISTORY).await;
+    assert_eq!(trace.witness.headers.len(), 256, "the 256 ancestors BLOCKHASH asked for");
 }

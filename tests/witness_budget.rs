@@ -11,12 +11,14 @@ use native_challenger::execute_local::block::TxRejection;
 use native_challenger::execute_local::execute::{record_trace, verify_trace};
 use native_challenger::execute_local::l2::L2Block;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
-use native_challenger::execute_local::replay::{GenesisAccount, execute_on_store};
+use native_challenger::execute_local::replay::execute_on_store;
 use native_challenger::proposer::hostile::{
-    ACCOUNT_SWEEPER, CODE_SWEEPER, MAX_CODE_SIZE, SLOT_SWEEPER, garbage_txs, genesis_accounts,
-    invalid_signature_txs,
+    ACCOUNT_SWEEPER, BLOCKHASH_READER, CODE_SWEEPER, Hostile, MAX_CODE_SIZE, SLOT_SWEEPER,
+    garbage_txs, genesis_accounts, invalid_signature_txs, minimal_signed_tx,
 };
-use native_challenger::protocol::Trace;
+use native_challenger::protocol::{
+    BLOCK_INPUTS_FIXED_LEN, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, Trace,
+};
 use proptest::prelude::*;
 
 /// Largest item that can cross the budget: a code of the fork's maximum size (EIP-170's
@@ -177,12 +179,20 @@ fn invalid_signatures_are_refused_and_never_pass_the_bound() {
 }
 
 fn hostile_tx(chain: &mut TestChain, kind: u8, gas: u64) -> Bytes {
-    match kind % 6 {
+    match kind % 9 {
         0 => chain.tx(1, TxKind::Call(ACCOUNT_SWEEPER), U256::ZERO, Bytes::new(), gas),
         1 => chain.tx(2, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::new(), gas),
         2 => chain.write_slots(0, u64::from(kind) * 50, 40, u64::from(kind)),
         3 => chain.tx(3, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::from_static(&[1]), gas),
         4 => chain.tx(0, TxKind::Call(CODE_SWEEPER), U256::ZERO, Bytes::new(), gas),
+        5 => chain.tx(1, TxKind::Call(BLOCKHASH_READER), U256::ZERO, Bytes::new(), gas),
+        6 => minimal_signed_tx(CHAIN_ID, u64::from(kind)).expect("a valid key"),
+        7 => {
+            // Floor-priced calldata, its size drawn from the kind.
+            let data = Bytes::from(vec![kind | 1; usize::from(kind) * 40]);
+            let gas = 21_000 + 40 * data.len() as u64;
+            chain.tx(2, TxKind::Call(Address::repeat_byte(0xda)), U256::ZERO, data, gas)
+        }
         _ => Bytes::from(keccak256([kind]).to_vec()),
     }
 }
@@ -249,16 +259,12 @@ fn an_empty_blocks_trace_is_the_system_part() {
 /// enters the trace and the transaction is skipped.
 #[test]
 fn a_deep_blockhash_is_refused_before_its_headers_are_read() {
-    const OLD_HASH: Address = Address::new([0x5b; 20]);
-    // PUSH2 0x0100 NUMBER SUB BLOCKHASH PUSH0 SSTORE STOP
-    let code = Bytes::from_static(&[0x61, 0x01, 0x00, 0x43, 0x03, 0x40, 0x5f, 0x55, 0x00]);
-    let contract = GenesisAccount { nonce: 1, code, ..Default::default() };
-    let mut chain = TestChain::with_background_and(0, vec![(OLD_HASH, contract)]);
+    let mut chain = chain_with(0);
     for number in 1..=300 {
         chain.apply(&chain.block(number, vec![]));
     }
     let call = |chain: &mut TestChain, key: usize| {
-        chain.tx(key, TxKind::Call(OLD_HASH), U256::ZERO, Bytes::new(), 100_000)
+        chain.tx(key, TxKind::Call(BLOCKHASH_READER), U256::ZERO, Bytes::new(), 100_000)
     };
 
     let tx = call(&mut chain, 0);
@@ -286,5 +292,72 @@ fn a_deep_blockhash_is_refused_before_its_headers_are_read() {
         matches!(checked.skipped.last(), Some((700, r)) if is_budget(r)),
         "{:?}",
         checked.skipped.last()
+    );
+}
+
+/// The hostile flood class: `propose`'s caps reached together, 1,024 transactions in 64 KiB of
+/// inputs. The smallest signed transactions have their senders recovered and are refused for
+/// a gas limit under the intrinsic cost; the empty ones are undecodable; the slot sweep behind
+/// them finds the budget nearly spent by the inputs and is cut. EXECUTE charges the
+/// per-transaction price 1,024 times, the most one block can be charged.
+#[test]
+fn a_flood_at_proposes_caps_stays_under_the_bound() {
+    let mut chain = chain_with(20_000);
+    let sweep = chain.tx(0, TxKind::Call(SLOT_SWEEPER), U256::ZERO, Bytes::new(), 1_000_000);
+    let room = MAX_BLOCK_INPUT_BYTES - BLOCK_INPUTS_FIXED_LEN - (4 + sweep.len());
+    let mut txs = Hostile::Flood.padding(CHAIN_ID, room);
+    txs.push(sweep);
+    let block = chain.block_with_gas_limit(1, txs, 1_000_000);
+    let inputs_len = block.inputs.encoded_len();
+    assert_eq!(block.inputs.transactions.len(), MAX_TXS_PER_BLOCK as usize);
+    assert!(inputs_len <= MAX_BLOCK_INPUT_BYTES, "{inputs_len} bytes of inputs");
+    assert!(MAX_BLOCK_INPUT_BYTES - inputs_len < 100, "the flood fills the bytes: {inputs_len}");
+    let signed = block.inputs.transactions.iter().filter(|tx| !tx.is_empty()).count() - 1;
+    assert!(signed > 700, "{signed} signed transactions");
+
+    let checked = check_block(&chain, &block);
+    assert_eq!(checked.skipped.len(), MAX_TXS_PER_BLOCK as usize, "every transaction is skipped");
+    for (index, reason) in &checked.skipped[..MAX_TXS_PER_BLOCK as usize - 1] {
+        match reason {
+            TxRejection::Invalid { .. } if *index < signed => {}
+            TxRejection::Undecodable { .. } if *index >= signed => {}
+            other => panic!("#{index} skipped for {other}"),
+        }
+    }
+    assert!(is_budget(&checked.skipped[MAX_TXS_PER_BLOCK as usize - 1].1));
+    println!(
+        "flood: {signed} signed and {} empty transactions, {inputs_len} bytes of inputs, trace {} bytes",
+        MAX_TXS_PER_BLOCK as usize - 1 - signed,
+        checked.trace_len
+    );
+}
+
+/// The hostile calldata class: transactions priced by the EIP-7623 floor, executed (not
+/// skipped), carrying most of 64 KiB of inputs for the block's gas.
+#[test]
+fn floor_priced_calldata_is_executed_within_the_bound() {
+    let mut chain = chain_with(20_000);
+    let gas_limit = 1_000_000;
+    let calls = Hostile::Calldata.calls(gas_limit);
+    assert_eq!(calls.len(), 2);
+    let mut txs = Vec::new();
+    for (i, (to, data, gas)) in calls.iter().enumerate() {
+        let zeros = data.iter().filter(|b| **b == 0).count() as u64;
+        let floor = 21_000 + 10 * zeros + 40 * (data.len() as u64 - zeros);
+        assert_eq!(*gas, floor, "call {i} has exactly its floor");
+        txs.push(chain.tx(i, TxKind::Call(*to), U256::ZERO, data.clone(), *gas));
+    }
+    let block = chain.block_with_gas_limit(1, txs, gas_limit);
+    let checked = check_block(&chain, &block);
+    assert!(checked.skipped.is_empty(), "{:?}", checked.skipped);
+    let replayed = execute_on_store(&chain.store, &chain.rules, &block).expect("replay");
+    let floors: u64 = calls.iter().map(|(_, _, gas)| gas).sum();
+    assert_eq!(replayed.outcome.gas_used, floors, "each pays its floor, not its standard cost");
+    assert!(floors > gas_limit * 9 / 10, "{floors} of {gas_limit} gas");
+    let inputs_len = block.inputs.encoded_len();
+    assert!(inputs_len > 55_000, "{inputs_len} bytes of inputs");
+    println!(
+        "calldata: {inputs_len} bytes of inputs for {floors} gas, trace {} bytes",
+        checked.trace_len
     );
 }

@@ -51,7 +51,8 @@ pub struct ProposeArgs {
     /// A lie: `BATCH:KIND@BLOCK`, e.g. `3:wrong-root@1` (batch ordinal from 1, block index
     /// from 0). Kinds: wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block,
     /// and the hostile workloads (a witness-heavy block with a wrong root): hostile-accounts,
-    /// hostile-slots, hostile-codes, hostile-deletions, hostile-garbage, hostile-signatures.
+    /// hostile-slots, hostile-codes, hostile-deletions, hostile-garbage, hostile-signatures,
+    /// hostile-flood, hostile-calldata, hostile-blockhash (deep only past L2 block 256).
     #[arg(long)]
     fault: Vec<String>,
     /// Pause between proposals, in milliseconds.

@@ -56,6 +56,9 @@ impl Fault {
                 Hostile::Deletions => "hostile-deletions",
                 Hostile::Garbage => "hostile-garbage",
                 Hostile::Signatures => "hostile-signatures",
+                Hostile::Flood => "hostile-flood",
+                Hostile::Calldata => "hostile-calldata",
+                Hostile::Blockhash => "hostile-blockhash",
             },
         }
     }
@@ -113,7 +116,7 @@ impl Fault {
 /// Why a fault could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block, hostile-accounts, hostile-slots, hostile-codes, hostile-deletions, hostile-garbage, hostile-signatures"
+    "unknown fault {0:?}: expected <kind>@<block index>, kind one of wrong-root, wrong-gas, wrong-intermediate, invalid-tx, oversized-block, hostile-accounts, hostile-slots, hostile-codes, hostile-deletions, hostile-garbage, hostile-signatures, hostile-flood, hostile-calldata, hostile-blockhash"
 )]
 pub struct ParseFaultError(String);
 

@@ -8,9 +8,12 @@
 //! in that block could not be convicted; with it, the STF cuts the transaction that crosses.
 
 use crate::execute_local::replay::GenesisAccount;
+use crate::protocol::MAX_TXS_PER_BLOCK;
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;
 use alloy_primitives::{Address, B256, Bytes, Signature, TxKind, U256, keccak256};
+use alloy_signer::SignerSync;
+use alloy_signer_local::PrivateKeySigner;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
@@ -25,6 +28,10 @@ pub const SLOT_SWEEPER: Address = Address::new([0x5d; 20]);
 /// [`LARGE_CODES`] addresses hold distinct codes of the maximum size, each pulled whole into
 /// the witness for 2,600 gas.
 pub const CODE_SWEEPER: Address = Address::new([0x5c; 20]);
+/// `SSTORE(0, BLOCKHASH(NUMBER - 256))`: 20 gas of `BLOCKHASH` that pull the 256 ancestor
+/// headers into the witness (the oldest one asked for up to the parent), and a stored result,
+/// so the post-state depends on the oldest header.
+pub const BLOCKHASH_READER: Address = Address::new([0x5b; 20]);
 /// Where the large codes start (`0x…010000`).
 pub const CODE_BASE: u64 = 0x01_0000;
 /// Non-zero slots of [`SLOT_SWEEPER`] at genesis.
@@ -47,6 +54,9 @@ const SLOT_SWEEP_CODE: &[u8] = &[
     0x36, 0x60, 0x0f, 0x57, 0x5f, 0x5b, 0x80, 0x54, 0x50, 0x60, 0x01, 0x01, 0x60, 0x05, 0x56, 0x5b,
     0x5f, 0x5b, 0x5f, 0x81, 0x55, 0x60, 0x01, 0x01, 0x60, 0x11, 0x56,
 ];
+
+// PUSH2 0x0100 NUMBER SUB BLOCKHASH PUSH0 SSTORE STOP
+const BLOCKHASH_READ_CODE: &[u8] = &[0x61, 0x01, 0x00, 0x43, 0x03, 0x40, 0x5f, 0x55, 0x00];
 
 // PUSH3 0x010000 JUMPDEST(4) DUP1 EXTCODESIZE POP PUSH1 1 ADD PUSH1 4 JUMP
 const CODE_SWEEP_CODE: &[u8] =
@@ -77,6 +87,7 @@ pub fn genesis_accounts() -> Vec<(Address, GenesisAccount)> {
         (ACCOUNT_SWEEPER, contract(ACCOUNT_SWEEP_CODE)),
         (SLOT_SWEEPER, GenesisAccount { storage, ..contract(SLOT_SWEEP_CODE) }),
         (CODE_SWEEPER, contract(CODE_SWEEP_CODE)),
+        (BLOCKHASH_READER, contract(BLOCKHASH_READ_CODE)),
     ];
     for i in 0..LARGE_CODES {
         accounts.push((
@@ -107,16 +118,32 @@ pub enum Hostile {
     /// sender's account path is read (and charged) before the transaction is refused, until
     /// the witness budget is spent.
     Signatures,
+    /// As many transactions as `propose` allows in one block ([`MAX_TXS_PER_BLOCK`]), in as
+    /// many of its bytes as it allows ([`crate::protocol::MAX_BLOCK_INPUT_BYTES`]): the smallest signed
+    /// transactions, each from a key that holds nothing, then empty (undecodable) ones, then a
+    /// slot sweep. The most EXECUTE can charge per transaction and the most sender recoveries
+    /// one block can buy.
+    Flood,
+    /// Two valid transactions priced by the EIP-7623 calldata floor, sharing the block's gas:
+    /// one carrying non-zero calldata (40 gas a byte), one zeros (10 gas a byte), to an empty
+    /// account. Executed, not skipped: about 60 KB of block inputs for the block's gas.
+    Calldata,
+    /// One call of [`BLOCKHASH_READER`]: on a chain past block 256, the 256 ancestor headers
+    /// (40,960 bytes) enter the trace for 20 gas.
+    Blockhash,
 }
 
 impl Hostile {
-    pub const ALL: [Hostile; 6] = [
+    pub const ALL: [Hostile; 9] = [
         Self::Accounts,
         Self::Slots,
         Self::Codes,
         Self::Deletions,
         Self::Garbage,
         Self::Signatures,
+        Self::Flood,
+        Self::Calldata,
+        Self::Blockhash,
     ];
 
     pub fn name(&self) -> &'static str {
@@ -127,28 +154,88 @@ impl Hostile {
             Self::Deletions => "deletions",
             Self::Garbage => "garbage",
             Self::Signatures => "signatures",
+            Self::Flood => "flood",
+            Self::Calldata => "calldata",
+            Self::Blockhash => "blockhash",
         }
     }
 
-    /// The contract the sweep calls, and its calldata.
-    pub fn call(&self) -> (Address, Bytes) {
+    /// The calls a funded user makes in the block, each with its gas limit: for the sweeps,
+    /// one call taking all of `gas_limit` (the block's).
+    pub fn calls(&self, gas_limit: u64) -> Vec<(Address, Bytes, u64)> {
+        let sweep = |to: Address, data: Bytes| vec![(to, data, gas_limit)];
         match self {
-            Self::Accounts => (ACCOUNT_SWEEPER, Bytes::new()),
-            Self::Slots | Self::Garbage | Self::Signatures => (SLOT_SWEEPER, Bytes::new()),
-            Self::Codes => (CODE_SWEEPER, Bytes::new()),
-            Self::Deletions => (SLOT_SWEEPER, Bytes::from_static(&[0x01])),
+            Self::Accounts => sweep(ACCOUNT_SWEEPER, Bytes::new()),
+            Self::Slots | Self::Garbage | Self::Signatures | Self::Flood => {
+                sweep(SLOT_SWEEPER, Bytes::new())
+            }
+            Self::Codes => sweep(CODE_SWEEPER, Bytes::new()),
+            Self::Deletions => sweep(SLOT_SWEEPER, Bytes::from_static(&[0x01])),
+            Self::Blockhash => sweep(BLOCKHASH_READER, Bytes::new()),
+            Self::Calldata => floor_priced_calls(gas_limit),
         }
     }
 
-    /// Transactions the STF must skip, put before the sweep; `chain_id` is the L2's (so an
-    /// invalid signature, not a wrong chain, is what refuses them).
-    pub fn padding(&self, chain_id: u64) -> Vec<Bytes> {
+    /// Transactions the STF must skip, put before the calls; `chain_id` is the L2's (so an
+    /// invalid signature, not a wrong chain, is what refuses them). `room` is what the block's
+    /// inputs have left for them, their 4-byte frames included ([`Self::Flood`] fills it).
+    pub fn padding(&self, chain_id: u64, room: usize) -> Vec<Bytes> {
         match self {
             Self::Garbage => garbage_txs(600),
             Self::Signatures => invalid_signature_txs(chain_id, 560),
+            Self::Flood => flood_txs(chain_id, MAX_TXS_PER_BLOCK as usize - 1, room),
             _ => Vec::new(),
         }
     }
+}
+
+/// The empty account the calldata class calls.
+pub const CALLDATA_SINK: Address = Address::new([0xda; 20]);
+/// What the calldata class leaves of the block's input bytes for the rest of the block.
+const CALLDATA_BYTES: usize = 60_000;
+
+/// Two calls of [`CALLDATA_SINK`] sharing `gas_limit`, each with exactly the gas the EIP-7623
+/// floor asks of its calldata (21,000 + 10 per zero byte + 40 per non-zero byte), which is
+/// more than its standard cost (4 and 16 per byte, nothing executed): the first with non-zero
+/// bytes, the second with zeros, together at most [`CALLDATA_BYTES`].
+fn floor_priced_calls(gas_limit: u64) -> Vec<(Address, Bytes, u64)> {
+    let half = (gas_limit / 2).saturating_sub(21_000);
+    let non_zero = usize::try_from(half / 40).unwrap_or(usize::MAX).min(CALLDATA_BYTES / 2);
+    let zeros = usize::try_from(half / 10).unwrap_or(usize::MAX).min(CALLDATA_BYTES - non_zero);
+    let data: Vec<u8> = (0..non_zero).map(|i| (i % 255) as u8 + 1).collect();
+    vec![
+        (CALLDATA_SINK, data.into(), 21_000 + 40 * non_zero as u64),
+        (CALLDATA_SINK, vec![0; zeros].into(), 21_000 + 10 * zeros as u64),
+    ]
+}
+
+/// The smallest signed transaction: an EIP-1559 creation with every field zero, 81 bytes or
+/// a few fewer, from key `i` of a family that holds nothing (refused for its gas limit below
+/// the intrinsic cost, after its sender was recovered). `None` for the one key in 2^128 that
+/// is no valid scalar.
+pub fn minimal_signed_tx(chain_id: u64, i: u64) -> Option<Bytes> {
+    let key = PrivateKeySigner::from_bytes(&keccak256(format!("hostile-flood-{i}"))).ok()?;
+    let tx = TxEip1559 { chain_id, to: TxKind::Create, ..Default::default() };
+    let signature = key.sign_hash_sync(&tx.signature_hash()).ok()?;
+    Some(TxEnvelope::Eip1559(tx.into_signed(signature)).encoded_2718().into())
+}
+
+/// `count` transactions framed in at most `room` bytes of block inputs (each with its 4-byte
+/// length): as many [`minimal_signed_tx`]s as fit, then empty ones (undecodable, nothing but
+/// their frame).
+pub fn flood_txs(chain_id: u64, count: usize, room: usize) -> Vec<Bytes> {
+    let mut left = room.saturating_sub(4 * count);
+    let mut txs = Vec::with_capacity(count);
+    for i in 0..count as u64 {
+        let Some(raw) = minimal_signed_tx(chain_id, i) else { continue };
+        if raw.len() > left {
+            break;
+        }
+        left -= raw.len();
+        txs.push(raw);
+    }
+    txs.resize(count, Bytes::new());
+    txs
 }
 
 /// `count` distinct undecodable transactions of 100 bytes, each starting with an unknown
@@ -213,7 +300,7 @@ impl FromStr for Hostile {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::ALL.into_iter().find(|h| h.name() == s).ok_or_else(|| {
             format!(
-                "unknown hostile workload {s:?}: one of accounts, slots, codes, deletions, garbage, signatures"
+                "unknown hostile workload {s:?}: one of accounts, slots, codes, deletions, garbage, signatures, flood, calldata, blockhash"
             )
         })
     }

@@ -19,7 +19,9 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::{ReplayError, execute_on_store};
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::{BlockInputs, Checkpoint, ProtocolError};
+use crate::protocol::{
+    BLOCK_INPUTS_FIXED_LEN, BlockInputs, Checkpoint, MAX_BLOCK_INPUT_BYTES, ProtocolError,
+};
 use crate::rollup::{NativeRollup, RollupClient, RollupError, to_sol};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
@@ -190,10 +192,17 @@ impl Proposer {
         }
         let mut transactions = match here {
             Some(Fault::Hostile { class, .. }) => {
-                // The sweep takes all the block's gas that its intrinsic cost leaves.
-                let (to, data) = class.call();
-                let mut txs = class.padding(self.workload.chain_id());
-                txs.push(self.workload.call_tx(to, data, self.config.l2_gas_limit));
+                // A sweep takes all the block's gas that its intrinsic cost leaves; the padding
+                // fills what the calls leave of the block's input bytes.
+                let calls: Vec<Bytes> = class
+                    .calls(self.config.l2_gas_limit)
+                    .into_iter()
+                    .map(|(to, data, gas)| self.workload.call_tx(to, data, gas))
+                    .collect();
+                let used: usize = calls.iter().map(|tx| 4 + tx.len()).sum();
+                let room = MAX_BLOCK_INPUT_BYTES.saturating_sub(BLOCK_INPUTS_FIXED_LEN + used);
+                let mut txs = class.padding(self.workload.chain_id(), room);
+                txs.extend(calls);
                 txs
             }
             _ => self.workload.block_txs(self.config.l2_gas_limit),

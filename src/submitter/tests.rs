@@ -533,3 +533,30 @@ async fn shutdown_cancels_a_held_advance_and_the_record_resumes() {
     assert!(matches!(done.stage, Stage::Landed { .. }), "{:?}", done.stage);
     assert_eq!(s.l1.mined_calls(COMMIT).len(), 1);
 }
+
+/// The automatic withdrawal waits while a transaction of ours is unmined: after a restart
+/// between sending a withdrawal and recording the landing, a second one would be mined behind
+/// the first and revert. Once nothing of ours is pending, it withdraws.
+#[tokio::test]
+async fn auto_claim_waits_while_a_transaction_of_ours_is_pending() {
+    let s = Setup::new();
+    let submitter = s.submitter();
+    let data: Bytes = NativeRollup::withdrawCall {}.abi_encode().into();
+    let rollup = Address::repeat_byte(0x70);
+    s.l1.with(|c| c.credits = U256::from(1));
+    let pending = super::TxSender::prepare(&*s.l1, rollup, data, U256::ZERO).await.expect("ok");
+    super::TxSender::broadcast(&*s.l1, &pending).await.expect("sent");
+
+    submitter.claim().await;
+    assert_eq!(s.l1.broadcasts_of(WITHDRAW), 1, "claim sent nothing behind the pending one");
+    s.l1.mine();
+    assert_eq!(s.l1.mined_calls(WITHDRAW).len(), 1);
+
+    // A later reward, and nothing of ours pending.
+    s.l1.with(|c| c.credits = U256::from(1));
+    submitter.claim().await;
+    assert_eq!(s.l1.broadcasts_of(WITHDRAW), 2, "nothing pending: claim withdraws");
+    let mined = s.l1.mined_calls(WITHDRAW);
+    assert_eq!(mined.len(), 2);
+    assert!(mined.iter().all(|m| m.ok), "neither withdrawal reverted");
+}

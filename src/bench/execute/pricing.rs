@@ -355,8 +355,8 @@ fn minimal_txs() -> Result<Vec<Bytes>> {
     let mut txs = Vec::new();
     let mut len = crate::protocol::BLOCK_INPUTS_FIXED_LEN;
     for i in 0..u64::from(MAX_TXS_PER_BLOCK) {
-        let tx = TxEip1559 { chain_id: CHAIN_ID, to: TxKind::Create, ..Default::default() };
-        let raw = sign(&key("pricing-unfunded", i)?, tx)?;
+        let raw = crate::proposer::hostile::minimal_signed_tx(CHAIN_ID, i)
+            .context("signing a minimal transaction")?;
         if len + 4 + raw.len() > MAX_BLOCK_INPUT_BYTES {
             break;
         }

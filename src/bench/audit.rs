@@ -92,6 +92,7 @@ pub async fn run(
         erc20: 4,
         deploys: 0,
         storage: 2,
+        p256: 0,
         seed: 11,
     };
     // Batches are proposed one by one below (`propose_next`), so the plan holds one.

@@ -77,6 +77,7 @@ async fn measure(blocks: usize) -> Result<LatencyRow> {
         erc20: 4,
         deploys: 0,
         storage: 2,
+        p256: 0,
         seed: 9,
     };
     let plan = ProposePlan::single(blocks, workload, params.max_l2_gas_limit);

@@ -61,6 +61,7 @@ pub async fn run(
         erc20: 4,
         deploys: 0,
         storage: 2,
+        p256: 0,
         seed: 11,
     };
     let plan = ProposePlan::single(1, workload, params.max_l2_gas_limit);

@@ -45,6 +45,10 @@ pub struct ProposeArgs {
     /// Transactions per L2 block (mixed: transfers, ERC-20, deployments, storage churn).
     #[arg(long, default_value_t = 24)]
     txs: usize,
+    /// The L2's fork schedule: a fork name (Paris … Osaka) or a transition at a timestamp,
+    /// `<A>To<B>AtTime<N>`; the same as the dev L1's `--fork` and the daemon's `[chain] fork`.
+    #[arg(long, default_value = native_challenger::execute_local::forks::DEFAULT_FORK)]
+    fork: String,
     /// L2 block gas limit.
     #[arg(long, default_value_t = native_challenger::rollup::params::DEFAULT_MAX_L2_GAS_LIMIT)]
     l2_gas_limit: u64,
@@ -85,6 +89,7 @@ pub fn run(args: ProposeArgs) -> Result<()> {
         config: ProposerConfig { l2_gas_limit: args.l2_gas_limit, ..ProposerConfig::default() },
         faults: parse_faults(&args.fault)?,
         interval: Duration::from_millis(args.interval_ms),
+        fork: args.fork.clone(),
     };
     if let Some(f) = plan.faults.values().find(|f| f.block() >= plan.blocks_per_batch) {
         bail!(

@@ -34,6 +34,9 @@ pub struct ProposePlan {
     pub faults: BTreeMap<u64, Fault>,
     /// Pause between proposals.
     pub interval: Duration,
+    /// The L2's fork schedule: a fork name, or `<A>To<B>AtTime<N>` (the daemon's `[chain]
+    /// fork`, the dev L1's `--fork`).
+    pub fork: String,
 }
 
 impl ProposePlan {
@@ -47,6 +50,7 @@ impl ProposePlan {
             config: ProposerConfig { l2_gas_limit, ..ProposerConfig::default() },
             faults: BTreeMap::new(),
             interval: Duration::ZERO,
+            fork: DEFAULT_FORK.to_string(),
         }
     }
 }
@@ -148,6 +152,12 @@ pub async fn open_proposer_over(
     store_path: &Path,
     plan: &ProposePlan,
 ) -> Result<Proposer, ProposerError> {
+    let schedule = match network(&plan.fork) {
+        Network::Supported(schedule) => schedule,
+        Network::Skipped { reason } => {
+            return Err(ProposerError::Fork { fork: plan.fork.clone(), reason });
+        }
+    };
     let genesis_batch = client.batch(0).await?;
     let genesis = genesis
         .matching(chain_id, genesis_batch.lastTimestamp, genesis_batch.lastStateRoot)
@@ -164,10 +174,6 @@ pub async fn open_proposer_over(
     }
     let store = StateStore::open(store_path)?;
     genesis.init_store(&store).map_err(|e| ProposerError::Genesis(e.to_string()))?;
-    let schedule = match network(DEFAULT_FORK) {
-        Network::Supported(schedule) => schedule,
-        Network::Skipped { reason } => return Err(ProposerError::Genesis(reason)),
-    };
     let rules = ChainRules::new(chain_id, schedule);
     let max_fee = u128::from(plan.config.base_fee) * 2;
     let workload = Workload::new(chain_id, users, plan.workload, max_fee);

@@ -89,6 +89,16 @@ impl PlannedBatch {
     }
 }
 
+/// The timestamp of block `index` of a batch of `count` anchored at L1 time `anchor`: one
+/// second apart, the last at the anchor's, never before the previous block (`last`). The L2
+/// clock thus follows the L1's, and a fork activated by timestamp takes effect at the first
+/// block at or past it, inside a batch if it falls there (docs/protocol.md, "State
+/// transition function").
+pub fn block_timestamp(last: u64, anchor: u64, count: usize, index: usize) -> u64 {
+    let behind = count.saturating_sub(1).saturating_sub(index) as u64;
+    anchor.saturating_sub(behind).max(last)
+}
+
 /// Why the proposer failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProposerError {
@@ -102,6 +112,8 @@ pub enum ProposerError {
     Rollup(#[from] RollupError),
     #[error("genesis: {0}")]
     Genesis(String),
+    #[error("fork {fork:?}: {reason}")]
+    Fork { fork: String, reason: String },
     #[error("fault at block {block} of a {blocks}-block batch")]
     FaultOutOfRange { block: usize, blocks: usize },
 }
@@ -150,10 +162,11 @@ impl Proposer {
             return Err(ProposerError::FaultOutOfRange { block: f.block(), blocks: count });
         }
         let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
-        let timestamp = self.last_timestamp.max(anchor.timestamp);
         let mut blocks = Vec::with_capacity(count);
         let mut honest = Vec::with_capacity(count);
+        let mut timestamp = self.last_timestamp;
         for i in 0..count {
+            timestamp = block_timestamp(self.last_timestamp, anchor.timestamp, count, i);
             let inputs =
                 self.next_inputs(head.number + 1 + i as u64, timestamp, anchor.hash, fault, i);
             let block = L2Block::new(inputs)?;
@@ -239,5 +252,22 @@ impl Proposer {
         self.workload.sync(&self.store)?;
         self.last_timestamp = timestamp;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::block_timestamp;
+
+    #[test]
+    fn blocks_are_a_second_apart_up_to_the_anchor_and_never_go_back() {
+        let spaced: Vec<u64> = (0..4).map(|i| block_timestamp(100, 1_000, 4, i)).collect();
+        assert_eq!(spaced, [997, 998, 999, 1_000]);
+        // A batch right after the last one cannot go back in time: the early blocks wait.
+        let squeezed: Vec<u64> = (0..4).map(|i| block_timestamp(999, 1_000, 4, i)).collect();
+        assert_eq!(squeezed, [999, 999, 999, 1_000]);
+        // An anchor older than the last block (a stale read) keeps the last timestamp.
+        assert_eq!(block_timestamp(2_000, 1_000, 1, 0), 2_000);
+        assert_eq!(block_timestamp(0, 0, 64, 0), 0);
     }
 }

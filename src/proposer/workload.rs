@@ -20,6 +20,13 @@ const TOKEN_TRANSFER_GAS: u64 = 80_000;
 const DEPLOY_GAS: u64 = 600_000;
 const SLOTS_PER_CALL: u64 = 6;
 const STORAGE_GAS: u64 = 60_000 + SLOTS_PER_CALL * 25_000;
+/// A call of P256VERIFY with a 160-byte input: 21,000, the EIP-7623 floor of the input
+/// (at most 6,400) and the precompile's 6,900 under Osaka, with room to spare.
+const P256_GAS: u64 = 40_000;
+/// The P256VERIFY precompile's address (EIP-7951, Osaka; an empty account before).
+pub const P256VERIFY: Address = Address::new([
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
+]);
 
 /// Relative weights of the transaction kinds, and how many transactions a block carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,12 +36,24 @@ pub struct WorkloadSpec {
     pub erc20: u32,
     pub deploys: u32,
     pub storage: u32,
+    /// Calls of the P256VERIFY precompile (0x0100): it exists from Osaka on (EIP-7951), so
+    /// the same transaction uses 6,900 more gas on the far side of that activation; the
+    /// workload of tests that lie across a fork.
+    pub p256: u32,
     pub seed: u64,
 }
 
 impl Default for WorkloadSpec {
     fn default() -> Self {
-        Self { txs_per_block: 24, transfers: 6, erc20: 4, deploys: 1, storage: 2, seed: 1 }
+        Self {
+            txs_per_block: 24,
+            transfers: 6,
+            erc20: 4,
+            deploys: 1,
+            storage: 2,
+            p256: 0,
+            seed: 1,
+        }
     }
 }
 
@@ -44,6 +63,7 @@ enum Kind {
     Erc20,
     Deploy,
     Storage,
+    P256,
 }
 
 /// Generates signed transactions. See the module documentation.
@@ -144,13 +164,14 @@ impl Workload {
 
     fn pick(&mut self) -> Kind {
         let s = self.spec;
-        let total = u64::from(s.transfers + s.erc20 + s.deploys + s.storage).max(1);
+        let total = u64::from(s.transfers + s.erc20 + s.deploys + s.storage + s.p256).max(1);
         let mut roll = self.rng.below(total);
         for (kind, weight) in [
             (Kind::Transfer, s.transfers),
             (Kind::Erc20, s.erc20),
             (Kind::Deploy, s.deploys),
             (Kind::Storage, s.storage),
+            (Kind::P256, s.p256),
         ] {
             if roll < u64::from(weight) {
                 return if kind == Kind::Erc20 && self.tokens.is_empty() {
@@ -210,6 +231,13 @@ impl Workload {
                     STORAGE_GAS,
                 )
             }
+            Kind::P256 => {
+                // Hash, r, s and a public key that do not verify: the precompile charges its
+                // gas all the same and returns nothing.
+                let input: Vec<u8> =
+                    (0..20).flat_map(|_| self.rng.next().to_be_bytes()).collect();
+                self.next(user, TxKind::Call(P256VERIFY), U256::ZERO, input.into(), P256_GAS)
+            }
         }
     }
 
@@ -262,6 +290,7 @@ fn kind_gas(kind: Kind) -> u64 {
         Kind::Erc20 => TOKEN_TRANSFER_GAS,
         Kind::Deploy => DEPLOY_GAS,
         Kind::Storage => STORAGE_GAS,
+        Kind::P256 => P256_GAS,
     }
 }
 

@@ -270,7 +270,8 @@ fn default_min_balance() -> u128 {
 pub struct ChainConfig {
     /// The L2's chain id (EIP-155).
     pub chain_id: u64,
-    /// The L1 fork whose EVM the L2 runs, active from genesis.
+    /// The L1's fork schedule, whose EVM the L2 runs: one fork from genesis, or
+    /// `<A>To<B>AtTime<N>`; each L2 block runs under the fork its timestamp selects.
     #[serde(default = "default_fork")]
     pub fork: String,
 }

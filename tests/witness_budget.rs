@@ -295,6 +295,32 @@ fn a_deep_blockhash_is_refused_before_its_headers_are_read() {
     );
 }
 
+/// `base_fee` bounds nothing the proof needs (docs/protocol.md, "State transition
+/// function"): at `u64::MAX` nothing overflows, every transaction offers less and is skipped,
+/// and the trace is within the bound as at any other fee; the same transactions at the usual
+/// base fee all run.
+#[test]
+fn a_block_at_the_highest_base_fee_skips_every_transaction() {
+    let mut chain = chain_with(1_000);
+    let txs: Vec<Bytes> =
+        (0..8).map(|k| chain.transfer(k % 4, Address::repeat_byte(0x40 + k as u8), 1)).collect();
+    let usual = chain.block(1, txs.clone());
+    assert!(check_block(&chain, &usual).skipped.is_empty(), "at 1 gwei every transfer runs");
+
+    let mut inputs = usual.inputs.clone();
+    inputs.base_fee = u64::MAX;
+    let priced_out = L2Block::new(inputs).expect("inputs encode");
+    let checked = check_block(&chain, &priced_out);
+    assert_eq!(checked.skipped.len(), txs.len(), "{:?}", checked.skipped);
+    assert!(
+        checked.skipped.iter().all(|(_, r)| matches!(r, TxRejection::Invalid { .. })),
+        "refused by the fork's rules (max fee under the base fee): {:?}",
+        checked.skipped
+    );
+    let replayed = execute_on_store(&chain.store, &chain.rules, &priced_out).expect("replay");
+    assert_eq!(replayed.outcome.gas_used, 0);
+}
+
 /// The hostile flood class: `propose`'s caps reached together, 1,024 transactions in 64 KiB of
 /// inputs. The smallest signed transactions have their senders recovered and are refused for
 /// a gas limit under the intrinsic cost; the empty ones are undecodable; the slot sweep behind

@@ -24,9 +24,8 @@ const STORAGE_GAS: u64 = 60_000 + SLOTS_PER_CALL * 25_000;
 /// (at most 6,400) and the precompile's 6,900 under Osaka, with room to spare.
 const P256_GAS: u64 = 40_000;
 /// The P256VERIFY precompile's address (EIP-7951, Osaka; an empty account before).
-pub const P256VERIFY: Address = Address::new([
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00,
-]);
+pub const P256VERIFY: Address =
+    Address::new([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x01, 0x00]);
 
 /// Relative weights of the transaction kinds, and how many transactions a block carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,15 +44,7 @@ pub struct WorkloadSpec {
 
 impl Default for WorkloadSpec {
     fn default() -> Self {
-        Self {
-            txs_per_block: 24,
-            transfers: 6,
-            erc20: 4,
-            deploys: 1,
-            storage: 2,
-            p256: 0,
-            seed: 1,
-        }
+        Self { txs_per_block: 24, transfers: 6, erc20: 4, deploys: 1, storage: 2, p256: 0, seed: 1 }
     }
 }
 
@@ -234,8 +225,7 @@ impl Workload {
             Kind::P256 => {
                 // Hash, r, s and a public key that do not verify: the precompile charges its
                 // gas all the same and returns nothing.
-                let input: Vec<u8> =
-                    (0..20).flat_map(|_| self.rng.next().to_be_bytes()).collect();
+                let input: Vec<u8> = (0..20).flat_map(|_| self.rng.next().to_be_bytes()).collect();
                 self.next(user, TxKind::Call(P256VERIFY), U256::ZERO, input.into(), P256_GAS)
             }
         }

@@ -301,6 +301,7 @@ enum BenchSection {
     Execute,
     Pricing,
     Latency,
+    Challenges,
     Audit,
     Snapshot,
 }
@@ -312,6 +313,7 @@ impl BenchSection {
             BenchSection::Execute => "## EXECUTE",
             BenchSection::Pricing => "## Pricing",
             BenchSection::Latency => "## Challenger latency",
+            BenchSection::Challenges => "## Challenges per workload",
             BenchSection::Audit => "## Audit",
             BenchSection::Snapshot => "## Snapshot",
         }
@@ -362,6 +364,15 @@ fn bench(
             println!("{}", bench::latency::progress_line(row))
         }))?;
         report.push_str(&bench::latency::section(&latency));
+    }
+    if wanted(BenchSection::Challenges) {
+        use bench::challenges::{self, ChallengeWorkload};
+        let workloads =
+            if quick { vec![ChallengeWorkload::Typical] } else { ChallengeWorkload::all() };
+        let rows = runtime.block_on(challenges::run(&workloads, |row| {
+            println!("{}", challenges::progress_line(row))
+        }))?;
+        report.push_str(&challenges::section(&rows));
     }
     if wanted(BenchSection::Audit) {
         let sizes =

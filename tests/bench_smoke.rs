@@ -165,3 +165,24 @@ fn quick_pricing_section_prices_every_worst_case_trace() {
     assert_eq!(rows.count(), p.traces.len() + p.plain.len(), "one row per trace and workload");
     assert!(section.contains("The costliest trace per charged gas is"));
 }
+
+/// The challenges section on the dev L1, for the typical workload: the real daemon convicts
+/// the lie, and the row's figures are within every limit and consistent with each other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quick_challenges_section_convicts_and_reports() {
+    use bench::challenges::{ChallengeWorkload, TRACE_BOUND, run, section};
+    let rows = run(&[ChallengeWorkload::Typical], |_| {}).await.expect("the challenge lands");
+    let r = &rows[0];
+    assert!(r.fits_gas() && r.fits_size(), "{r:?}");
+    assert!(r.trace_bytes > 0 && r.trace_bytes <= TRACE_BOUND, "{r:?}");
+    assert!(r.tx_bytes > r.trace_bytes, "the reveal carries the trace: {r:?}");
+    // EXECUTE charges at least its base and the block's gas limit, inside the reveal's gas.
+    assert!(r.l1_gas > 100_000 + r.l2_gas_limit, "{r:?}");
+    assert!(r.l2_gas_used > 0 && r.l2_gas_used <= r.l2_gas_limit, "{r:?}");
+    assert!(r.l2_txs > 0, "{r:?}");
+    assert!(r.sent <= r.convicted, "{r:?}");
+    // Proposal confirmed, commitment included and confirmed, reveal included; within the window.
+    assert!((3..=60).contains(&r.l1_blocks), "{r:?}");
+    let markdown = section(&rows);
+    assert!(markdown.contains("| typical (mixed workload) |"), "{markdown}");
+}

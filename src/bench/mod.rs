@@ -5,6 +5,7 @@
 //! [`execute::pricing`], whether EXECUTE's charge covers its CPU on worst-case traces.
 
 pub mod audit;
+pub mod challenges;
 pub mod execute;
 pub mod fixtures;
 pub mod latency;

@@ -321,6 +321,35 @@ fn default_level() -> String {
 }
 
 impl Config {
+    /// A daemon on a local dev L1: `chain_id` under the default fork, state in `store`, one
+    /// endpoint `rpc` for the rollup contract at `rollup`, acting one confirmation deep, and
+    /// otherwise the defaults. The demo, the benches and the tests start from it and set what
+    /// they need (poll interval, fee-bump period, mode).
+    pub fn dev(chain_id: u64, rpc: &str, rollup: alloy_primitives::Address, store: PathBuf) -> Self {
+        Self {
+            chain: ChainConfig {
+                chain_id,
+                fork: crate::execute_local::forks::DEFAULT_FORK.into(),
+            },
+            store: StoreConfig { path: store },
+            l1: Some(L1Config {
+                rpc: vec![rpc.to_string()],
+                rollup,
+                confirmations: 1,
+                finalized: false,
+                start_block: 0,
+                poll_interval_ms: 100,
+                max_log_range: 2_000,
+                retry_attempts: 8,
+            }),
+            genesis: Default::default(),
+            challenger: ChallengerConfig::default(),
+            metrics: Default::default(),
+            log: Default::default(),
+            start: Default::default(),
+        }
+    }
+
     /// Reads and validates a configuration file.
     pub fn load(path: &Path) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)

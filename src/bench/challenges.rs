@@ -10,7 +10,7 @@
 //! from the proposal's inclusion to the commitment being broadcast (the challenge sent) and to
 //! the reveal's receipt (the conviction).
 
-use crate::config::{ChainConfig, ChallengerConfig, Config, L1Config, StoreConfig};
+use crate::config::Config;
 use crate::daemon::{Daemon, Event};
 use crate::devnet::{Devnet, DevnetConfig};
 use crate::execute_local::meter::TRACE_BUDGET;
@@ -251,28 +251,9 @@ async fn watch_conviction(
 }
 
 fn daemon_config(url: &str, rollup: alloy_primitives::Address, dir: &Path) -> Config {
-    Config {
-        chain: ChainConfig {
-            chain_id: CHAIN_ID,
-            fork: crate::execute_local::forks::DEFAULT_FORK.into(),
-        },
-        store: StoreConfig { path: dir.join("challenger-l2") },
-        l1: Some(L1Config {
-            rpc: vec![url.to_string()],
-            rollup,
-            confirmations: 1,
-            finalized: false,
-            start_block: 0,
-            poll_interval_ms: 100,
-            max_log_range: 2_000,
-            retry_attempts: 8,
-        }),
-        genesis: Default::default(),
-        challenger: ChallengerConfig { resubmit_after_secs: 4, ..ChallengerConfig::default() },
-        metrics: Default::default(),
-        log: Default::default(),
-        start: Default::default(),
-    }
+    let mut config = Config::dev(CHAIN_ID, url, rollup, dir.join("challenger-l2"));
+    config.challenger.resubmit_after_secs = 4;
+    config
 }
 
 pub fn progress_line(r: &ChallengeRow) -> String {

@@ -5,7 +5,7 @@
 
 use super::keys::dev_signer;
 use anyhow::{Context, Result, bail};
-use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config, StoreConfig};
+use native_challenger::config::Config;
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
@@ -149,28 +149,12 @@ async fn demo(args: DemoArgs) -> Result<()> {
 }
 
 fn daemon_config(url: &str, rollup: alloy_primitives::Address, dir: &std::path::Path) -> Config {
-    Config {
-        chain: ChainConfig {
-            chain_id: CHAIN_ID,
-            fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
-        },
-        store: StoreConfig { path: dir.join("challenger-l2") },
-        l1: Some(L1Config {
-            rpc: vec![url.to_string()],
-            rollup,
-            confirmations: 1,
-            finalized: false,
-            start_block: 0,
-            poll_interval_ms: 200,
-            max_log_range: 2_000,
-            retry_attempts: 8,
-        }),
-        genesis: Default::default(),
-        challenger: ChallengerConfig { resubmit_after_secs: 6, ..ChallengerConfig::default() },
-        metrics: Default::default(),
-        log: Default::default(),
-        start: Default::default(),
+    let mut config = Config::dev(CHAIN_ID, url, rollup, dir.join("challenger-l2"));
+    if let Some(l1) = config.l1.as_mut() {
+        l1.poll_interval_ms = 200;
     }
+    config.challenger.resubmit_after_secs = 6;
+    config
 }
 
 /// What the demo saw of the conviction.

@@ -7,9 +7,7 @@ use alloy_primitives::{Address, U256};
 use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_signer_local::PrivateKeySigner;
-use native_challenger::config::{
-    ChainConfig, ChallengerConfig, Config, L1Config, Mode, StoreConfig,
-};
+use native_challenger::config::{Config, Mode};
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::DevnetConfig;
 use native_challenger::proposer::driver::{
@@ -174,28 +172,13 @@ impl AnvilRollup {
 
     /// A watch-only daemon configuration over anvil, acting at `confirmations` deep.
     pub fn watch_config(&self, name: &str, confirmations: u64) -> Config {
-        Config {
-            chain: ChainConfig {
-                chain_id: L2_CHAIN_ID,
-                fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
-            },
-            store: StoreConfig { path: self.dir.path().join(name).join("l2") },
-            l1: Some(L1Config {
-                rpc: vec![self.anvil.url.clone()],
-                rollup: self.client.address(),
-                confirmations,
-                finalized: false,
-                start_block: 0,
-                poll_interval_ms: 100,
-                max_log_range: 2_000,
-                retry_attempts: 8,
-            }),
-            genesis: Default::default(),
-            challenger: ChallengerConfig { mode: Mode::WatchOnly, ..ChallengerConfig::default() },
-            metrics: Default::default(),
-            log: Default::default(),
-            start: Default::default(),
+        let store = self.dir.path().join(name).join("l2");
+        let mut config = Config::dev(L2_CHAIN_ID, &self.anvil.url, self.client.address(), store);
+        if let Some(l1) = config.l1.as_mut() {
+            l1.confirmations = confirmations;
         }
+        config.challenger.mode = Mode::WatchOnly;
+        config
     }
 
     /// Starts the daemon watch-only (no key) with `config`.

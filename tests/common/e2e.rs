@@ -3,7 +3,7 @@
 
 use alloy_primitives::{Address, U256};
 use alloy_provider::Provider;
-use native_challenger::config::{ChainConfig, ChallengerConfig, Config, L1Config, StoreConfig};
+use native_challenger::config::Config;
 use native_challenger::daemon::{Daemon, Event};
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::proposer::driver::{
@@ -79,28 +79,10 @@ impl E2e {
 
     /// A daemon configuration over `url` (default: the dev L1) keeping its state in `name`.
     pub fn config(&self, name: &str, url: Option<&str>) -> Config {
-        Config {
-            chain: ChainConfig {
-                chain_id: CHAIN_ID,
-                fork: native_challenger::execute_local::forks::DEFAULT_FORK.into(),
-            },
-            store: StoreConfig { path: self.state_dir(name) },
-            l1: Some(L1Config {
-                rpc: vec![url.unwrap_or(&self.node.http_url).to_string()],
-                rollup: self.client.address(),
-                confirmations: 1,
-                finalized: false,
-                start_block: 0,
-                poll_interval_ms: 100,
-                max_log_range: 2_000,
-                retry_attempts: 8,
-            }),
-            genesis: Default::default(),
-            challenger: ChallengerConfig { resubmit_after_secs: 4, ..ChallengerConfig::default() },
-            metrics: Default::default(),
-            log: Default::default(),
-            start: Default::default(),
-        }
+        let rpc = url.unwrap_or(&self.node.http_url);
+        let mut config = Config::dev(CHAIN_ID, rpc, self.client.address(), self.state_dir(name));
+        config.challenger.resubmit_after_secs = 4;
+        config
     }
 
     pub fn state_dir(&self, name: &str) -> PathBuf {

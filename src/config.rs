@@ -325,12 +325,14 @@ impl Config {
     /// endpoint `rpc` for the rollup contract at `rollup`, acting one confirmation deep, and
     /// otherwise the defaults. The demo, the benches and the tests start from it and set what
     /// they need (poll interval, fee-bump period, mode).
-    pub fn dev(chain_id: u64, rpc: &str, rollup: alloy_primitives::Address, store: PathBuf) -> Self {
+    pub fn dev(
+        chain_id: u64,
+        rpc: &str,
+        rollup: alloy_primitives::Address,
+        store: PathBuf,
+    ) -> Self {
         Self {
-            chain: ChainConfig {
-                chain_id,
-                fork: crate::execute_local::forks::DEFAULT_FORK.into(),
-            },
+            chain: ChainConfig { chain_id, fork: crate::execute_local::forks::DEFAULT_FORK.into() },
             store: StoreConfig { path: store },
             l1: Some(L1Config {
                 rpc: vec![rpc.to_string()],

@@ -178,7 +178,7 @@ impl Classify for Incomplete {
             Self::CountMismatch { .. } | Self::IdGap { .. } => "l1_batches_missing",
             Self::BatchDataMissing { .. }
             | Self::BatchDataMismatch { .. }
-            | Self::CheckpointsHash { .. }
+            | Self::CheckpointsRoot { .. }
             | Self::BatchDataUndecodable { .. } => "l1_batch_data_wrong",
         }
     }

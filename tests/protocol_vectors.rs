@@ -7,16 +7,24 @@
 //! Invariant: a vector file this test does not know fails the test (none is skipped).
 
 use alloy_primitives::{B256, keccak256};
+use native_challenger::protocol::batch_tree::{batch_headers, merkle_path, verify_path};
 use native_challenger::protocol::{
-    BlockInputs, Checkpoint, ExecuteCall, L2Header, ProtocolError, Trace, block_input_ranges,
-    execute_gas_cost,
+    BlockInputs, Checkpoint, CheckpointProof, ExecuteCall, L2Header, ProtocolError, Trace,
+    block_input_ranges, checkpoints_root, execute_gas_cost,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use std::path::PathBuf;
 
-const FILES: [&str; 6] =
-    ["block_inputs", "l2_header", "checkpoint", "trace", "execute_call", "execute_gas_cost"];
+const FILES: [&str; 7] = [
+    "block_inputs",
+    "l2_header",
+    "checkpoint",
+    "trace",
+    "execute_call",
+    "execute_gas_cost",
+    "batch_tree",
+];
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests").join("vectors")
@@ -150,6 +158,34 @@ fn execute_gas_cost_cases() {
                 "{}",
                 case["name"]
             ),
+        }
+    }
+}
+
+/// The batch tree (docs/protocol.md, "Checkpoints"): the headers chained from the base, the
+/// root and the paths the contract checks are those of the independent implementation.
+#[test]
+fn batch_tree() {
+    let file = load("batch_tree");
+    for case in cases(&file, "valid") {
+        let name = &case["name"];
+        let base: L2Header = typed(&case["base"]);
+        let checkpoints: Vec<Checkpoint> = typed(&case["checkpoints"]);
+        let hashes: Vec<B256> = typed(&case["block_hashes"]);
+        let headers = batch_headers(&base, &checkpoints);
+        let mine: Vec<B256> = headers.iter().map(L2Header::block_hash).collect();
+        assert_eq!(mine, hashes, "{name}: block hashes");
+        let root: B256 = typed(&case["root"]);
+        assert_eq!(checkpoints_root(&base, &checkpoints), root, "{name}: root");
+        for pick in cases(case, "paths") {
+            let index = pick["index"].as_u64().expect("index") as usize;
+            let path: Vec<B256> = typed(&pick["path"]);
+            assert_eq!(merkle_path(&hashes, index), Some(path.clone()), "{name}: path {index}");
+            assert!(verify_path(root, hashes.len(), index, hashes[index], &path));
+            let proof = CheckpointProof::new(&base, &checkpoints, index).expect("in the batch");
+            assert_eq!(proof.path, path);
+            assert_eq!(proof.claimed, headers[index]);
+            assert!(proof.verify(root, hashes.len(), index), "{name}: proof {index}");
         }
     }
 }

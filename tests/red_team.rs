@@ -43,7 +43,7 @@ use common::attacker::{
     reorg_dropping, stuff_blocks,
 };
 use common::e2e::{BLOCKS, CHAIN_ID, E2e, Running, dev_key, landed};
-use common::red_team::{RawSender, assert_logs_carry, batch_logs, deploy_decoy};
+use common::red_team::{RawSender, assert_logs_carry, batch_logs, deploy_decoy, root_of};
 use common::rpc_proxy::RpcProxy;
 use native_challenger::config::Mode;
 use native_challenger::daemon::Event;
@@ -53,7 +53,7 @@ use native_challenger::proposer::{Fault, PlannedBatch};
 use native_challenger::rollup::NativeRollup;
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::send_and_wait;
-use native_challenger::submitter::{Intent, Stage, checkpoints_hash};
+use native_challenger::submitter::{Intent, Stage};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
@@ -82,7 +82,7 @@ fn challenger(e: &E2e) -> Address {
 async fn landed_for(daemon: &mut Running, id: u64, claimed: B256) -> Intent {
     let event = daemon
         .wait_for(WAIT, &format!("the conviction of batch {id}"), |ev| {
-            landed(ev).is_some_and(|i| i.batch_id == id && i.checkpoints_hash == claimed)
+            landed(ev).is_some_and(|i| i.batch_id == id && i.checkpoints_root == claimed)
         })
         .await;
     landed(&event).expect("landed").clone()
@@ -108,13 +108,13 @@ async fn assert_convicted(
     assert_eq!(intent.batch_id, id);
     assert_eq!(intent.block_index as usize, index, "the first wrong block is proven");
     assert_eq!(intent.post_state_root, honest_root, "with its honest post-state root");
-    assert_eq!(intent.checkpoints_hash, checkpoints_hash(&batch.claimed), "of this proposal");
+    assert_eq!(intent.checkpoints_root, root_of(e.proposer.store(), &batch), "of this proposal");
     let Stage::Landed { tx, block, gas_used } = intent.stage.clone() else {
         panic!("not landed: {:?}", intent.stage)
     };
     let stored = e.client.batch(id).await.expect("batch");
     assert_eq!(stored.status, 3, "batch {id} is invalidated on L1");
-    assert_eq!(stored.checkpointsHash, intent.checkpoints_hash, "the proposal convicted");
+    assert_eq!(stored.checkpointsRoot, intent.checkpoints_root, "the proposal convicted");
     let closes = stored.proposedAt + e.params.challenge_window;
     assert!(block <= closes, "landed at L1 block {block}, after the window closed at {closes}");
     let provider = e.client.provider();
@@ -177,7 +177,7 @@ async fn a_front_run_commitment_does_not_block_the_challenge() {
     let mut daemon = start(&e, &config).await;
     e.propose(None).await;
     let (id, batch) = e.propose(Some(Fault::WrongPostRoot { block: 1 })).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     let reveal = assert_convicted(&e, "front-run", id, &batch, &intent).await;
 
@@ -264,12 +264,12 @@ async fn a_lie_proposed_through_a_7702_delegated_account_is_convicted() {
     assert!(tx.inner.is_eip7702());
     assert_eq!(NativeRollup::proposeCall::abi_decode(tx.input()).expect("a propose"), cover);
     let (data, proposed) = batch_logs(&receipt, rollup);
-    assert_logs_carry(&data, &proposed, &lie);
+    assert_logs_carry(&data, &proposed, &lie, e.proposer.store());
     assert_eq!(proposed.proposer, eoa.address());
     let id = proposed.batchId;
     // The proposer's state advanced with the lie: its next batch extends it.
     let (top, _) = e.propose(None).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     assert_convicted(&e, "7702 decoy", id, &batch, &intent).await;
     assert_eq!(e.status(top).await, 3, "the batch built on the lie fell with it");
@@ -296,11 +296,11 @@ async fn a_lie_proposed_through_a_contract_is_convicted() {
         .value(bond);
     let receipt = send_and_wait(&provider, request, WAIT).await.expect("forward");
     let (data, proposed) = batch_logs(&receipt, rollup);
-    assert_logs_carry(&data, &proposed, &lie);
+    assert_logs_carry(&data, &proposed, &lie, e.proposer.store());
     assert_eq!(proposed.proposer, decoy, "a contract proposed");
     let id = proposed.batchId;
     let (top, _) = e.propose(None).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     assert_convicted(&e, "contract proposer", id, &batch, &intent).await;
     assert_eq!(e.status(top).await, 3, "the batch built on the lie fell with it");
@@ -326,7 +326,7 @@ async fn a_different_lie_reproposed_at_the_same_id_after_a_deep_reorg_is_convict
     let mut daemon = start(&e, &config).await;
     e.propose(None).await;
     let (id, a) = e.propose(Some(Fault::WrongPostRoot { block: 1 })).await;
-    let a_hash = checkpoints_hash(&a.claimed);
+    let a_hash = root_of(e.proposer.store(), &a);
     let provider = e.client.provider().clone();
     let proposed_at = e.client.batch(id).await.unwrap().proposedAt;
     let at_block =
@@ -361,10 +361,10 @@ async fn a_different_lie_reproposed_at_the_same_id_after_a_deep_reorg_is_convict
 
     let (again, b) = e.propose(Some(Fault::WrongGasUsed { block: 0 })).await;
     assert_eq!(again, id, "lie B takes the same batch id");
-    let b_hash = checkpoints_hash(&b.claimed);
+    let b_hash = root_of(e.proposer.store(), &b);
     assert_ne!(a_hash, b_hash);
     let intent = landed_for(&mut daemon, id, b_hash).await;
-    let stood_down = |ev: &Event| matches!(ev, Event::Intent(i) if i.checkpoints_hash == a_hash && matches!(i.stage, Stage::StoodDown { .. }));
+    let stood_down = |ev: &Event| matches!(ev, Event::Intent(i) if i.checkpoints_root == a_hash && matches!(i.stage, Stage::StoodDown { .. }));
     if !daemon.seen.iter().any(stood_down) {
         daemon.wait_for(WAIT, "lie A's intent standing down", stood_down).await;
     }
@@ -372,7 +372,7 @@ async fn a_different_lie_reproposed_at_the_same_id_after_a_deep_reorg_is_convict
     let a_stages: Vec<_> = seen
         .iter()
         .filter_map(|ev| match ev {
-            Event::Intent(i) if i.checkpoints_hash == a_hash => Some(i.stage.clone()),
+            Event::Intent(i) if i.checkpoints_root == a_hash => Some(i.stage.clone()),
             _ => None,
         })
         .collect();
@@ -401,7 +401,7 @@ async fn truncated_logs_from_a_lying_endpoint_do_not_hide_a_lie() {
     let (id, batch) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
     assert_eq!(id, 2);
     e.propose(None).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     let truncated = truncated.load(Ordering::SeqCst);
     assert!(truncated >= 1, "the liar served a truncated answer");
@@ -429,7 +429,7 @@ async fn truncated_logs_from_the_only_endpoint_delay_but_do_not_hide_a_lie() {
     let (id, batch) = e.propose(Some(Fault::WrongGasUsed { block: 1 })).await;
     assert_eq!(id, 2);
     e.propose(None).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     assert_eq!(truncated.load(Ordering::SeqCst), K, "the first {K} answers hid the lie");
     println!("lying endpoint: the only endpoint truncated its first {K} answers holding the lie");
@@ -481,7 +481,7 @@ async fn a_gas_spike_makes_the_challenge_wait_not_give_up() {
     assert!(evaluations >= 5, "re-evaluated every poll ({evaluations} price reads in 3 s)");
     println!("gas spike: waited 3 s ({evaluations} re-evaluations): {reason}");
     spike(&proxy, false);
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     assert_convicted(&e, "gas spike (challenge mode)", id, &batch, &intent).await;
 }
@@ -496,7 +496,7 @@ async fn a_watchtower_challenges_through_a_gas_spike() {
     config.challenger.mode = Mode::Watchtower;
     let mut daemon = start(&e, &config).await;
     let (id, batch) = e.propose(Some(Fault::WrongPostRoot { block: 0 })).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     let seen = daemon.shutdown().await;
     let waited = seen.iter().any(|ev| is_stage(ev, id, |s| matches!(s, Stage::Waiting { .. })));
     assert!(!waited, "a watchtower does not wait for fees: {seen:#?}");
@@ -576,7 +576,7 @@ async fn stuffed_blocks_delay_but_do_not_stop_the_challenge() {
     let (id, batch) = e.propose(Some(Fault::WrongPostRoot { block: 1 })).await;
     // From the proposal on: 4 x 7.5M gas per 30M block at a 50 gwei tip, for STUFFED blocks.
     let hashes = stuff_blocks(&attacker, burner, STUFFED, 4, 500 * GWEI, 50 * GWEI).await;
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     let reveal = assert_convicted(&e, "stuffed blocks", id, &batch, &intent).await;
 
@@ -649,7 +649,7 @@ async fn a_spent_execute_budget_delays_but_does_not_stop_the_challenge() {
         let _ = attacker.provider.send_raw_transaction(&raw).await.expect("accepted");
         hashes.push(hash);
     }
-    let intent = landed_for(&mut daemon, id, checkpoints_hash(&batch.claimed)).await;
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     let reveal = assert_convicted(&e, "spent EXECUTE budget", id, &batch, &intent).await;
 

@@ -17,7 +17,9 @@ use common::red_team::{
 };
 use common::rollup::{RollupEnv, fee, provider};
 use native_challenger::proposer::{Fault, L1Anchor, PlannedBatch, ProposerError};
-use native_challenger::protocol::{BlockInputs, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, Trace};
+use native_challenger::protocol::{
+    BlockInputs, CheckpointProof, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, Trace,
+};
 use native_challenger::rollup::bindings::{DecoyProposer, ReentrantChallenger};
 use native_challenger::rollup::client::send_and_wait;
 use native_challenger::rollup::{
@@ -58,9 +60,15 @@ async fn a_challenge_of_an_honest_batch_fails() {
         .deposit_challenger_bond(env.params.challenger_bond * U256::from(5))
         .await
         .expect("bond");
-    // Against the real batch, the "proof" restates the proposer's own claim.
+    // The lying copy's block 1 is not in the real batch: its path leads elsewhere.
+    assert!(matches!(
+        refused(env.commit_and_challenge(&challenger, &proof).await),
+        NativeRollupErrors::CheckpointNotInBatch(_)
+    ));
+    // Located in the real batch, the "proof" restates the proposer's own claim.
     let echo = ChallengeArgs {
-        checkpoints: batch.claimed.iter().map(native_challenger::rollup::to_sol).collect(),
+        proof: CheckpointProof::new(&twin.header(0), &batch.claimed, 1).expect("block 1"),
+        salt: B256::repeat_byte(2),
         ..proof.clone()
     };
     assert!(matches!(
@@ -85,7 +93,7 @@ async fn a_bad_witness_fails_and_leaves_the_batch_intact() {
     let challenger = env.challenger.clone();
     // A failed reveal leaves its commitment open, locking one bond each: bond for all.
     challenger
-        .deposit_challenger_bond(env.params.challenger_bond * U256::from(5))
+        .deposit_challenger_bond(env.params.challenger_bond * U256::from(8))
         .await
         .expect("bond");
     let trace = Trace::decode(&proof.trace).expect("trace");
@@ -125,6 +133,25 @@ async fn a_bad_witness_fails_and_leaves_the_batch_intact() {
     assert!(matches!(
         refused(env.commit_and_challenge(&challenger, &other_parent).await),
         NativeRollupErrors::TraceWrongParent(_)
+    ));
+    // The pre-state comes from the parent header, which must be the one the block names.
+    let mut other_pre = ChallengeArgs { salt: B256::repeat_byte(5), ..proof.clone() };
+    other_pre.proof.parent.state_root = B256::repeat_byte(0xee);
+    assert!(matches!(
+        refused(env.commit_and_challenge(&challenger, &other_pre).await),
+        NativeRollupErrors::WrongParentHeader(_)
+    ));
+    // A path one level too long, or pointing at another index, is not in the batch.
+    let mut longer = ChallengeArgs { salt: B256::repeat_byte(6), ..proof.clone() };
+    longer.proof.path.push(B256::ZERO);
+    assert!(matches!(
+        refused(env.commit_and_challenge(&challenger, &longer).await),
+        NativeRollupErrors::CheckpointNotInBatch(_)
+    ));
+    let moved = ChallengeArgs { block_index: 1, salt: B256::repeat_byte(7), ..proof.clone() };
+    assert!(matches!(
+        refused(env.commit_and_challenge(&challenger, &moved).await),
+        NativeRollupErrors::CheckpointNotInBatch(_)
     ));
     let c = &env.proposer_l1;
     assert_eq!(
@@ -216,15 +243,7 @@ async fn a_batch_is_convicted_at_most_once_and_payouts_cannot_be_reentered() {
     let commit = NativeRollup::commitChallengeCall { commitment: proof.commitment(attacker) };
     send_and_wait(&p4, exec(commit.abi_encode(), U256::ZERO), wait).await.expect("commit");
     env.mine(1).await;
-    let reveal = NativeRollup::challengeCall {
-        batchId: proof.batch_id,
-        checkpoints: proof.checkpoints.clone(),
-        blockIndex: U256::from(proof.block_index),
-        postStateRoot: proof.post_state_root,
-        gasUsed: U256::from(proof.gas_used),
-        trace: proof.trace.clone(),
-        salt: proof.salt,
-    };
+    let reveal = proof.call();
     send_and_wait(&p4, exec(reveal.abi_encode(), U256::ZERO), wait).await.expect("convicts");
     assert_eq!(status(&env.proposer_l1.batch(id).await.unwrap()), BatchStatus::Invalidated);
 
@@ -367,10 +386,10 @@ async fn a_contract_may_propose_and_the_log_carries_its_batch() {
         .await
         .expect("a contract may propose");
     let (data, proposed) = batch_logs(&receipt, rollup);
-    assert_logs_carry(&data, &proposed, &real);
+    assert_logs_carry(&data, &proposed, &real, env.proposer.store());
     assert_eq!(proposed.proposer, decoy);
     let stored = env.proposer_l1.batch(proposed.batchId).await.unwrap();
-    assert_eq!((stored.proposer, stored.checkpointsHash), (decoy, proposed.checkpointsHash));
+    assert_eq!((stored.proposer, stored.checkpointsRoot), (decoy, proposed.checkpointsRoot));
     assert!(env.replica.follow(&logged(&batch, &data), proposed.batchId).is_none());
     env.assert_balanced(&[a4, decoy]).await;
 
@@ -431,11 +450,11 @@ async fn a_7702_delegated_proposer_cannot_hide_its_batch_behind_decoy_calldata()
 
     // What the rollup received, and logged: the real batch.
     let (data, proposed) = batch_logs(&receipt, rollup);
-    assert_logs_carry(&data, &proposed, &real);
+    assert_logs_carry(&data, &proposed, &real, env.proposer.store());
     assert_ne!(data.blocks, fake.blocks);
     assert_eq!(proposed.proposer, eoa.address());
     let stored = env.proposer_l1.batch(proposed.batchId).await.unwrap();
-    assert_eq!(stored.checkpointsHash, proposed.checkpointsHash);
+    assert_eq!(stored.checkpointsRoot, proposed.checkpointsRoot);
     assert_eq!(status(&stored), BatchStatus::Pending);
     assert!(
         env.replica.follow(&logged(&batch, &data), proposed.batchId).is_none(),
@@ -579,7 +598,7 @@ async fn a_challenge_racing_an_earlier_conviction_fails_without_loss() {
     env.bond(&b).await;
     assert!(matches!(
         refused(env.commit_and_challenge(&b, &replay).await),
-        NativeRollupErrors::CheckpointsMismatch(_)
+        NativeRollupErrors::CheckpointNotInBatch(_)
     ));
 }
 

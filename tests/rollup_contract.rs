@@ -3,11 +3,13 @@
 
 mod common;
 
-use alloy_primitives::U256;
-use alloy_sol_types::SolEvent;
+use alloy_primitives::{B256, U256};
+use alloy_sol_types::{SolCall, SolEvent};
 use common::rollup::{RollupEnv, fee};
-use native_challenger::proposer::Fault;
-use native_challenger::rollup::{BatchStatus, NativeRollup, NativeRollupErrors, RollupError};
+use native_challenger::proposer::{Fault, WorkloadSpec};
+use native_challenger::rollup::{
+    BatchStatus, ChallengeArgs, NativeRollup, NativeRollupErrors, RollupError,
+};
 use std::path::Path;
 use std::process::Command;
 
@@ -137,6 +139,51 @@ async fn wrong_intermediate_checkpoint_with_a_correct_final_one_is_convicted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_transactions_claimed_as_voiding_the_block_are_convicted() {
     convicts(Fault::InvalidTx { block: 1 }, 2).await;
+}
+
+/// The batch tree: a lie in block 12, the last of a 13-block batch (levels of 13 and 7 nodes,
+/// so its path holds two zero pads), is located by its header, its parent's header and a
+/// 4-word path, and convicted; the challenge's calldata outside the trace is the same for a
+/// lie in a one-block batch plus those 4 words, not 12 more checkpoints.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_deep_in_a_long_batch_is_located_by_its_path() {
+    let mut env =
+        RollupEnv::with(10, WorkloadSpec { txs_per_block: 2, ..WorkloadSpec::default() }).await;
+    let (short_id, _, short) = env.propose(1, Some(Fault::WrongGasUsed { block: 0 })).await;
+    let short = short.expect("lie found");
+    assert!(short.proof.path.is_empty(), "one block is its own root");
+    let challenger = env.challenger.clone();
+    env.bond(&challenger).await;
+    env.commit_and_challenge(&challenger, &short).await.expect("convicts the short batch");
+    env.proposer.rewind_to(0, env.genesis.timestamp).expect("rewind");
+    env.replica.store.rollback_to(0).expect("replica rewinds");
+
+    let (id, batch, proof) = env.propose(13, Some(Fault::WrongPostRoot { block: 12 })).await;
+    let proof = proof.expect("lie found");
+    assert_ne!(id, short_id);
+    assert_eq!(proof.block_index, 12);
+    assert_eq!(proof.proof.path.len(), 4, "⌈log2 13⌉ levels");
+    assert_eq!(&proof.proof.path[..2], &[B256::ZERO, B256::ZERO], "the odd levels' pads");
+    assert_eq!(proof.proof.claimed.state_root, batch.claimed[12].post_state_root);
+    assert_eq!(proof.proof.parent.state_root, batch.honest[11].post_state_root);
+    let outside_trace = |args: &ChallengeArgs| args.call().abi_encode().len() - args.trace.len();
+    let padding = |args: &ChallengeArgs| (32 - args.trace.len() % 32) % 32;
+    assert_eq!(
+        outside_trace(&proof) - padding(&proof),
+        outside_trace(&short) - padding(&short) + 4 * 32,
+        "the batch's length costs the challenge its path, nothing more"
+    );
+    // Block 11's position with block 12's header is not in the batch.
+    let moved = ChallengeArgs { block_index: 11, salt: B256::repeat_byte(3), ..proof.clone() };
+    env.bond(&challenger).await;
+    match env.commit_and_challenge(&challenger, &moved).await {
+        Err(RollupError::Contract(NativeRollupErrors::CheckpointNotInBatch(_))) => {}
+        other => panic!("a moved proof must be refused: {other:?}"),
+    }
+    env.bond(&challenger).await;
+    env.commit_and_challenge(&challenger, &proof).await.expect("convicts block 12");
+    let c = &env.proposer_l1;
+    assert_eq!(status(&c.batch(id).await.unwrap()), BatchStatus::Invalidated);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

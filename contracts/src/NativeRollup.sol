@@ -5,7 +5,10 @@ pragma solidity ^0.8.28;
 /// @notice The L1 side of an optimistic native rollup (docs/protocol.md, "Rollup contract").
 ///
 /// A proposer posts a batch of L2 blocks (their inputs, which the contract checks and emits in
-/// a `BatchData` log) with one checkpoint per block: the block's input commitment, its post-state root and its gas used. A batch extends
+/// a `BatchData` log) with one checkpoint per block: the block's input commitment, its post-state root and its gas used.
+/// The contract chains the checkpoints into L2 block headers and keeps one Merkle root of the
+/// batch's block hashes, so a challenge carries two headers and a path, whatever the batch's
+/// length. A batch extends
 /// the live chain's tip and carries a bond. During the challenge window anyone registered as a
 /// challenger may prove one checkpoint wrong, in one transaction, by having the EXECUTE
 /// precompile confirm a different transition of exactly that block's committed inputs from the
@@ -27,6 +30,16 @@ contract NativeRollup {
         uint256 gasUsed;
     }
 
+    /// The protocol's 160-byte L2 header: `abi.encode` of it is the header's bytes, and its
+    /// keccak256 the L2 block hash (docs/protocol.md, "L2 header and block hash").
+    struct Header {
+        bytes32 parentHash;
+        uint256 number;
+        bytes32 inputCommitment;
+        bytes32 stateRoot;
+        uint256 gasUsed;
+    }
+
     enum Status {
         None,
         Pending,
@@ -43,7 +56,7 @@ contract NativeRollup {
         uint64 firstBlock; // L2 number of the first block
         uint64 blockCount;
         uint64 lastTimestamp; // L2 timestamp of the last block
-        bytes32 checkpointsHash; // keccak256(abi.encode(Checkpoint[]))
+        bytes32 checkpointsRoot; // Merkle root of the batch's L2 block hashes (`_merkleRoot`)
         bytes32 lastBlockHash; // L2 block hash of the last block
         bytes32 lastStateRoot; // post-state root of the last block
         uint256 bond;
@@ -76,8 +89,9 @@ contract NativeRollup {
     error CommitmentExists(bytes32 commitment);
     error UnknownCommitment(bytes32 commitment);
     error CommitmentTooRecent(bytes32 commitment, uint256 committedAt);
-    error CheckpointsMismatch(uint64 batchId);
     error BlockIndexOutOfRange(uint256 index, uint256 blocks);
+    error CheckpointNotInBatch(uint64 batchId, uint256 index);
+    error WrongParentHeader(bytes32 found, bytes32 expected);
     error MalformedTrace();
     error TraceWrongChain(uint64 found);
     error TraceWrongParent(bytes32 found, bytes32 expected);
@@ -103,7 +117,7 @@ contract NativeRollup {
         uint64 blockCount,
         bytes32 lastBlockHash,
         bytes32 lastStateRoot,
-        bytes32 checkpointsHash
+        bytes32 checkpointsRoot
     );
     event BatchFinalized(uint64 indexed batchId, bytes32 lastBlockHash, bytes32 lastStateRoot);
     event BatchInvalidated(uint64 indexed batchId, uint64 indexed convictedBatch);
@@ -205,6 +219,7 @@ contract NativeRollup {
         genesis.lastTimestamp = c.genesisTimestamp;
         genesis.lastStateRoot = c.genesisStateRoot;
         genesis.lastBlockHash = _headerHash(bytes32(0), 0, bytes32(0), c.genesisStateRoot, 0);
+        genesis.checkpointsRoot = genesis.lastBlockHash;
     }
 
     modifier nonReentrant() {
@@ -263,12 +278,14 @@ contract NativeRollup {
         uint64 number = p.firstBlock + p.blockCount;
         uint64 timestamp = p.lastTimestamp;
         bytes32 blockHash = p.lastBlockHash;
+        bytes32[] memory hashes = new bytes32[](n);
         for (uint256 i = 0; i < n; i++) {
             timestamp = _checkBlock(i, blocks[i], number, timestamp, anchor);
             Checkpoint calldata cp = checkpoints[i];
             if (keccak256(blocks[i]) != cp.inputCommitment) revert InputCommitmentMismatch(i);
             if (cp.gasUsed > uint64(bytes8(blocks[i][IN_GAS_LIMIT:IN_GAS_LIMIT + 8]))) revert GasUsedAboveLimit(i);
             blockHash = _headerHash(blockHash, number, cp.inputCommitment, cp.postStateRoot, cp.gasUsed);
+            hashes[i] = blockHash;
             number++;
         }
         batchId = ++batchCount;
@@ -280,7 +297,7 @@ contract NativeRollup {
         b.firstBlock = p.firstBlock + p.blockCount;
         b.blockCount = uint64(n);
         b.lastTimestamp = timestamp;
-        b.checkpointsHash = keccak256(abi.encode(checkpoints));
+        b.checkpointsRoot = _merkleRoot(hashes);
         b.lastBlockHash = blockHash;
         b.lastStateRoot = checkpoints[n - 1].postStateRoot;
         b.bond = msg.value;
@@ -288,7 +305,7 @@ contract NativeRollup {
         pendingCount++;
         emit BatchData(batchId, blocks, checkpoints);
         emit BatchProposed(
-            batchId, parent, msg.sender, b.firstBlock, uint64(n), blockHash, b.lastStateRoot, b.checkpointsHash
+            batchId, parent, msg.sender, b.firstBlock, uint64(n), blockHash, b.lastStateRoot, b.checkpointsRoot
         );
     }
 
@@ -343,6 +360,36 @@ contract NativeRollup {
         returns (bytes32)
     {
         return keccak256(abi.encode(parentHash, uint256(number), inputCommitment, stateRoot, gasUsed));
+    }
+
+    /// The Merkle root of `leaves` (docs/protocol.md, "Checkpoints"): the leaves padded with
+    /// zero words to the next power of two, each node `keccak256(left ‖ right)`; one leaf is
+    /// its own root. Overwrites `leaves`.
+    function _merkleRoot(bytes32[] memory leaves) private pure returns (bytes32) {
+        uint256 width = leaves.length;
+        while (width > 1) {
+            uint256 half = (width + 1) / 2;
+            for (uint256 i = 0; i < half; i++) {
+                bytes32 left = leaves[2 * i];
+                bytes32 right = 2 * i + 1 < width ? leaves[2 * i + 1] : bytes32(0);
+                leaves[i] = _node(left, right);
+            }
+            width = half;
+        }
+        return leaves[0];
+    }
+
+    /// Number of levels above `count` leaves: the length of every path of the batch.
+    function _depth(uint256 count) private pure returns (uint256 depth) {
+        while ((uint256(1) << depth) < count) depth++;
+    }
+
+    function _node(bytes32 left, bytes32 right) private pure returns (bytes32 parent) {
+        assembly ("memory-safe") {
+            mstore(0x00, left)
+            mstore(0x20, right)
+            parent := keccak256(0x00, 0x40)
+        }
     }
 
     // ------------------------------------------------------------------ finalizing
@@ -412,11 +459,16 @@ contract NativeRollup {
 
     /// Step 2, in a later block: prove that block `blockIndex` of batch `batchId` has the
     /// transition `(postStateRoot, gasUsed)`, which differs from the proposer's checkpoint.
-    /// `checkpoints` are the batch's checkpoints as proposed; `trace` the one-block EXECUTE trace.
+    /// `claimed` is that block's L2 header as proposed, `proof` its Merkle path to the batch's
+    /// `checkpointsRoot`, and `parent` the header before it (the previous block of the batch, or
+    /// the parent batch's last block), whose state root is the agreed pre-state. `trace` is the
+    /// one-block EXECUTE trace. The calldata does not grow with the batch beyond the path.
     function challenge(
         uint64 batchId,
-        Checkpoint[] calldata checkpoints,
         uint256 blockIndex,
+        Header calldata parent,
+        Header calldata claimed,
+        bytes32[] calldata proof,
         bytes32 postStateRoot,
         uint256 gasUsed,
         bytes calldata trace,
@@ -430,33 +482,32 @@ contract NativeRollup {
         uint64 committedAt = commitments[msg.sender][commitment];
         if (committedAt == 0) revert UnknownCommitment(commitment);
         if (committedAt >= block.number) revert CommitmentTooRecent(commitment, committedAt);
-        if (keccak256(abi.encode(checkpoints)) != b.checkpointsHash) revert CheckpointsMismatch(batchId);
-        if (blockIndex >= checkpoints.length) revert BlockIndexOutOfRange(blockIndex, checkpoints.length);
-        Checkpoint calldata claimed = checkpoints[blockIndex];
-        if (claimed.postStateRoot == postStateRoot && claimed.gasUsed == gasUsed) revert ClaimNotDisputed();
-        (bytes32 preRoot, bytes32 parentHash) = _parentOf(b, checkpoints, blockIndex);
+        if (blockIndex >= b.blockCount) revert BlockIndexOutOfRange(blockIndex, b.blockCount);
+        if (!_inBatch(b, blockIndex, keccak256(abi.encode(claimed)), proof)) {
+            revert CheckpointNotInBatch(batchId, blockIndex);
+        }
+        bytes32 parentHash = keccak256(abi.encode(parent));
+        if (parentHash != claimed.parentHash) revert WrongParentHeader(parentHash, claimed.parentHash);
+        if (claimed.stateRoot == postStateRoot && claimed.gasUsed == gasUsed) revert ClaimNotDisputed();
         _checkTrace(trace, parentHash, claimed.inputCommitment);
-        _prove(preRoot, postStateRoot, trace, gasUsed);
+        _prove(parent.stateRoot, postStateRoot, trace, gasUsed);
         _closeCommitment(commitment, msg.sender);
         _convict(batchId, blockIndex, postStateRoot, gasUsed);
     }
 
-    /// The pre-state root and L2 parent hash of block `index` of a batch.
-    function _parentOf(Batch storage b, Checkpoint[] calldata checkpoints, uint256 index)
+    /// Whether `leaf` is block `index` of the batch: its path, exactly as long as the batch's
+    /// tree is deep, leads to the stored root.
+    function _inBatch(Batch storage b, uint256 index, bytes32 leaf, bytes32[] calldata proof)
         private
         view
-        returns (bytes32 preRoot, bytes32 parentHash)
+        returns (bool)
     {
-        Batch storage p = _batches[b.parent];
-        preRoot = p.lastStateRoot;
-        parentHash = p.lastBlockHash;
-        uint64 number = b.firstBlock;
-        for (uint256 i = 0; i < index; i++) {
-            Checkpoint calldata cp = checkpoints[i];
-            parentHash = _headerHash(parentHash, number, cp.inputCommitment, cp.postStateRoot, cp.gasUsed);
-            preRoot = cp.postStateRoot;
-            number++;
+        if (proof.length != _depth(b.blockCount)) return false;
+        bytes32 node = leaf;
+        for (uint256 level = 0; level < proof.length; level++) {
+            node = (index >> level) & 1 == 0 ? _node(node, proof[level]) : _node(proof[level], node);
         }
+        return node == b.checkpointsRoot;
     }
 
     /// The trace must be for this chain, start at `parentHash` and carry exactly the one block

@@ -6,6 +6,7 @@
 //! - [`BlockInputs`]: one L2 block's inputs; `input_commitment = keccak256(encoding)`.
 //! - [`L2Header`]: 160 bytes (Solidity `abi.encode` of five words); `block_hash = keccak256`.
 //! - [`Checkpoint`]: per-block commitment of a batch (inputs, post-state root, gas used).
+//! - [`batch_tree`]: the Merkle root of a batch's block hashes and a block's path to it.
 //! - [`Trace`] / [`Witness`]: the EXECUTE trace: blocks plus a stateless witness.
 //! - [`ExecuteCall`]: EXECUTE's ABI call input; [`execute_gas_cost`]: its up-front charge.
 //!
@@ -15,6 +16,7 @@
 //! accepted encoding (`decode(b) == Ok(v)` implies `encode(v) == b`). Layout details and the
 //! reasoning behind them: docs/protocol.md.
 
+pub mod batch_tree;
 mod block_inputs;
 mod codec;
 mod error;
@@ -25,6 +27,7 @@ mod trace;
 #[cfg(test)]
 mod proptests;
 
+pub use batch_tree::{CheckpointProof, checkpoints_root};
 pub use block_inputs::{
     BLOCK_INPUTS_FIXED_LEN, BLOCK_INPUTS_GAS_LIMIT_OFFSET, BlockInputs, MAX_BLOCK_INPUT_BYTES,
     MAX_TXS_PER_BLOCK,

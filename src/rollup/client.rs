@@ -7,6 +7,8 @@
 
 use super::bindings::NativeRollup::{self, NativeRollupErrors};
 use super::params::RollupParams;
+use super::to_sol_header;
+use crate::protocol::CheckpointProof;
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_provider::{DynProvider, Provider};
@@ -47,9 +49,10 @@ impl From<alloy_provider::transport::TransportError> for RollupError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeArgs {
     pub batch_id: u64,
-    /// The batch's checkpoints exactly as proposed.
-    pub checkpoints: Vec<NativeRollup::Checkpoint>,
     pub block_index: u64,
+    /// Where the block sits in the batch: its header as proposed, its parent's header and its
+    /// path to the batch's `checkpointsRoot`.
+    pub proof: CheckpointProof,
     pub post_state_root: B256,
     pub gas_used: u64,
     /// The encoded one-block EXECUTE trace.
@@ -76,8 +79,10 @@ impl ChallengeArgs {
     pub fn call(&self) -> NativeRollup::challengeCall {
         NativeRollup::challengeCall {
             batchId: self.batch_id,
-            checkpoints: self.checkpoints.clone(),
             blockIndex: U256::from(self.block_index),
+            parent: to_sol_header(&self.proof.parent),
+            claimed: to_sol_header(&self.proof.claimed),
+            proof: self.proof.path.clone(),
             postStateRoot: self.post_state_root,
             gasUsed: U256::from(self.gas_used),
             trace: self.trace.clone(),

@@ -49,6 +49,18 @@ pub fn to_sol(checkpoint: &Checkpoint) -> SolCheckpoint {
     }
 }
 
+/// The protocol's L2 header in the contract's ABI form (`abi.encode` of it is the header's
+/// 160 bytes).
+pub fn to_sol_header(header: &crate::protocol::L2Header) -> bindings::NativeRollup::Header {
+    bindings::NativeRollup::Header {
+        parentHash: header.parent_hash,
+        number: alloy_primitives::U256::from(header.number),
+        inputCommitment: header.input_commitment,
+        stateRoot: header.state_root,
+        gasUsed: alloy_primitives::U256::from(header.gas_used),
+    }
+}
+
 /// The contract's checkpoint as a protocol checkpoint; `None` if gas used exceeds u64.
 pub fn from_sol(checkpoint: &SolCheckpoint) -> Option<Checkpoint> {
     Some(Checkpoint {

@@ -34,7 +34,7 @@ pub struct RollupParams {
 
 /// Default `max_l2_gas_limit`. Under protocol v2 the witness budget bounds every block's proof
 /// whatever its gas limit, which enters a challenge only through EXECUTE's charge: any value up
-/// to 7,975,064 keeps the worst challenge under 2^24 (docs/protocol.md, "Witness budget").
+/// to 8,065,176 keeps the worst challenge under 2^24 (docs/protocol.md, "Witness budget").
 /// 1M is v1's value, kept as the dev default; typical blocks of fresh-state transactions reach
 /// the budget at about that much gas anyway (docs/benchmarks.md, "EXECUTE").
 pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 1_000_000;

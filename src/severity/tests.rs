@@ -47,7 +47,7 @@ fn l1_faults_are_retried_bad_answers_rewound_local_faults_fatal() {
                 .into(),
             Severity::Rewind,
         ),
-        (Incomplete::CheckpointsHash { batch: 1 }.into(), Severity::Rewind),
+        (Incomplete::CheckpointsRoot { batch: 1 }.into(), Severity::Rewind),
         (Incomplete::BatchDataUndecodable { reason: undecodable() }.into(), Severity::Rewind),
         (Inconsistent::LogWithoutBlock.into(), Severity::Rewind),
         (

@@ -20,7 +20,8 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct FakeBatch {
     pub status: BatchStatus,
-    pub checkpoints_hash: B256,
+    pub checkpoints_root: B256,
+    pub block_count: usize,
     pub proposed_at: u64,
 }
 
@@ -86,8 +87,9 @@ fn selector(data: &[u8]) -> [u8; 4] {
 }
 
 impl FakeL1 {
-    /// A chain at block 10 with batch 1 pending (proposed at block 10) under `checkpoints_hash`.
-    pub fn new(me: Address, checkpoints_hash: B256, window: u64) -> Self {
+    /// A chain at block 10 with batch 1 pending (proposed at block 10), two blocks under
+    /// `checkpoints_root`.
+    pub fn new(me: Address, checkpoints_root: B256, window: u64) -> Self {
         let ether = U256::from(10).pow(U256::from(18));
         Self {
             chain: Mutex::new(Chain {
@@ -97,7 +99,8 @@ impl FakeL1 {
                 confirmations: 1,
                 batches: vec![FakeBatch {
                     status: BatchStatus::Pending,
-                    checkpoints_hash,
+                    checkpoints_root,
+                    block_count: 2,
                     proposed_at: 10,
                 }],
                 window,
@@ -217,9 +220,21 @@ impl Chain {
                 },
             ));
         }
+        let header = |h: &NativeRollup::Header| crate::protocol::L2Header {
+            parent_hash: h.parentHash,
+            number: u64::try_from(h.number).unwrap_or(u64::MAX),
+            input_commitment: h.inputCommitment,
+            state_root: h.stateRoot,
+            gas_used: u64::try_from(h.gasUsed).unwrap_or(u64::MAX),
+        };
+        let proof = crate::protocol::CheckpointProof {
+            parent: header(&call.parent),
+            claimed: header(&call.claimed),
+            path: call.proof.clone(),
+        };
         let args = crate::rollup::ChallengeArgs {
             batch_id: id,
-            checkpoints: call.checkpoints.clone(),
+            proof: proof.clone(),
             block_index: u64::try_from(call.blockIndex).unwrap_or(u64::MAX),
             post_state_root: call.postStateRoot,
             gas_used: u64::try_from(call.gasUsed).unwrap_or(u64::MAX),
@@ -237,9 +252,10 @@ impl Chain {
                 NativeRollup::CommitmentTooRecent { commitment, committedAt: U256::from(at) },
             ));
         }
-        if keccak256(call.checkpoints.abi_encode()) != batch.checkpoints_hash {
-            return Err(NativeRollupErrors::CheckpointsMismatch(
-                NativeRollup::CheckpointsMismatch { batchId: id },
+        let block_index = usize::try_from(call.blockIndex).unwrap_or(usize::MAX);
+        if !proof.verify(batch.checkpoints_root, batch.block_count, block_index) {
+            return Err(NativeRollupErrors::CheckpointNotInBatch(
+                NativeRollup::CheckpointNotInBatch { batchId: id, index: call.blockIndex },
             ));
         }
         self.commitments.remove(&commitment);
@@ -461,7 +477,7 @@ impl RollupReads for FakeL1 {
                             batchId: id,
                         }))
                     })?;
-                Ok(BatchView { status: batch.status, checkpoints_hash: batch.checkpoints_hash })
+                Ok(BatchView { status: batch.status, checkpoints_root: batch.checkpoints_root })
             })
         })
     }

@@ -179,7 +179,7 @@ impl Submitter {
                 continue;
             };
             if batch.status != BatchStatus::Pending
-                || batch.checkpoints_hash != intent.checkpoints_hash
+                || batch.checkpoints_root != intent.checkpoints_root
             {
                 continue;
             }
@@ -246,7 +246,7 @@ impl Submitter {
             return Ok(Some(format!("batch {} is no longer on L1 (a reorg)", intent.batch_id)));
         }
         let batch = self.reads.batch(intent.batch_id).await?;
-        if batch.checkpoints_hash != intent.checkpoints_hash {
+        if batch.checkpoints_root != intent.checkpoints_root {
             return Ok(Some(format!(
                 "batch {} is now another proposal (a reorg replaced the one proven wrong)",
                 intent.batch_id
@@ -297,7 +297,7 @@ impl Submitter {
             Err(e) => match e.contract_error() {
                 Some(NativeRollupErrors::CommitmentTooRecent(_)) => Ok(None),
                 Some(NativeRollupErrors::UnknownCommitment(_)) => Ok(Some(Stage::Planned)),
-                Some(NativeRollupErrors::CheckpointsMismatch(_)) => {
+                Some(NativeRollupErrors::CheckpointNotInBatch(_)) => {
                     let reason = self.proposal_gone(intent).await?.unwrap_or_else(|| {
                         format!("batch {} no longer has these checkpoints", intent.batch_id)
                     });

@@ -27,8 +27,10 @@ pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
 use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::execute;
-use crate::protocol::{Checkpoint, ExecuteCall, Trace, execute_gas_cost};
-use crate::rollup::{ChallengeArgs, NativeRollupErrors, to_sol};
+use crate::protocol::{
+    Checkpoint, CheckpointProof, ExecuteCall, Trace, checkpoints_root, execute_gas_cost,
+};
+use crate::rollup::{ChallengeArgs, NativeRollupErrors};
 use crate::watcher::{Lie, WatchDb};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_sol_types::SolCall;
@@ -93,10 +95,16 @@ pub struct Intent {
     pub salt: B256,
     /// L1 timestamp of the wrong proposal (for the proposal-to-landing time).
     pub proposed_at: u64,
-    /// `keccak256(abi.encode(claimed))`: with the batch id, what identifies the proposal (a
-    /// different proposal under the same id after a reorg is a different intent).
+    /// The proposal's `checkpointsRoot` (the Merkle root of its block hashes): with the batch
+    /// id, what identifies the proposal (a different proposal under the same id after a reorg
+    /// is a different intent).
+    #[serde(default, alias = "checkpoints_hash")]
+    pub checkpoints_root: B256,
+    /// Where the block sits in the batch, as the contract checks it: built from the header
+    /// before the batch and `claimed` when the intent is made. Boxed: two headers and a path
+    /// would make every intent event twice the size of a finding.
     #[serde(default)]
-    pub checkpoints_hash: B256,
+    pub proof: Box<CheckpointProof>,
     /// The last L1 block in which the challenge can land.
     #[serde(default)]
     pub window_closes: u64,
@@ -124,7 +132,12 @@ impl Intent {
             trace: lie.trace.clone(),
             salt,
             proposed_at: lie.l1_timestamp,
-            checkpoints_hash: checkpoints_hash(&lie.claimed),
+            checkpoints_root: checkpoints_root(&lie.base, &lie.claimed),
+            // The watcher's lie index is always inside its batch; a default proof could only
+            // make the reveal revert, and the self-check refuses it first.
+            proof: Box::new(
+                CheckpointProof::new(&lie.base, &lie.claimed, lie.index).unwrap_or_default(),
+            ),
             window_closes: 0,
             l1_gas: 0,
             attempts: 0,
@@ -133,28 +146,22 @@ impl Intent {
         }
     }
 
-    /// The database key: batch id, then the proposal's checkpoints hash, then the block.
+    /// The database key: batch id, then the proposal's checkpoints root, then the block.
     pub fn key(&self) -> String {
-        intent_key(self.batch_id, self.checkpoints_hash, self.block_index)
+        intent_key(self.batch_id, self.checkpoints_root, self.block_index)
     }
 
     pub fn args(&self) -> ChallengeArgs {
         ChallengeArgs {
             batch_id: self.batch_id,
-            checkpoints: self.claimed.iter().map(to_sol).collect(),
             block_index: self.block_index,
+            proof: (*self.proof).clone(),
             post_state_root: self.post_state_root,
             gas_used: self.gas_used,
             trace: self.trace.clone(),
             salt: self.salt,
         }
     }
-}
-
-/// `keccak256(abi.encode(Checkpoint[]))`, as the contract stores it.
-pub fn checkpoints_hash(claimed: &[Checkpoint]) -> B256 {
-    use alloy_sol_types::SolValue;
-    keccak256(claimed.iter().map(to_sol).collect::<Vec<_>>().abi_encode())
 }
 
 /// Intents sort by batch id first (oldest batch first), then by proposal.
@@ -198,14 +205,25 @@ pub enum Refusal {
 
 /// Checks a lie's proof with the same verifier EXECUTE runs: it must confirm the local
 /// transition from the trace's parent state, and that transition must differ from the claim.
+///
+/// It also makes the contract's location checks: the block's path leads to the batch's root,
+/// the parent header is the one the block names, and the trace starts from that parent; the
+/// pre-state EXECUTE is given is the parent header's state root, as in the contract.
 pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
     let trace = Trace::decode(&lie.trace).map_err(|e| Refusal::SelfCheck(format!("trace: {e}")))?;
-    let pre = trace
-        .witness
-        .headers
-        .last()
-        .map(|h| h.state_root)
-        .ok_or_else(|| Refusal::SelfCheck("trace has no parent header".into()))?;
+    let proof = CheckpointProof::new(&lie.base, &lie.claimed, lie.index)
+        .ok_or_else(|| Refusal::SelfCheck("index out of range".into()))?;
+    let root = checkpoints_root(&lie.base, &lie.claimed);
+    if !proof.verify(root, lie.claimed.len(), lie.index) {
+        return Err(Refusal::SelfCheck("the block's path does not lead to the batch root".into()));
+    }
+    if trace.parent_hash != proof.claimed.parent_hash {
+        return Err(Refusal::SelfCheck(format!(
+            "the trace starts at {} but the block's parent is {}",
+            trace.parent_hash, proof.claimed.parent_hash
+        )));
+    }
+    let pre = proof.parent.state_root;
     let call = ExecuteCall {
         pre_state_root: pre,
         post_state_root: lie.local.post_state_root,

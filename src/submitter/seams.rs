@@ -76,8 +76,8 @@ pub trait TxSender: Send + Sync + std::fmt::Debug {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BatchView {
     pub status: BatchStatus,
-    /// `keccak256(abi.encode(checkpoints))` of the proposal under this id.
-    pub checkpoints_hash: B256,
+    /// `checkpointsRoot` of the proposal under this id (the Merkle root of its block hashes).
+    pub checkpoints_root: B256,
 }
 
 /// The rollup contract's state a challenge depends on.
@@ -220,7 +220,7 @@ impl RollupReads for ContractReads {
                     batch.status
                 )))
             })?;
-            Ok(BatchView { status, checkpoints_hash: batch.checkpointsHash })
+            Ok(BatchView { status, checkpoints_root: batch.checkpointsRoot })
         })
     }
 

@@ -3,8 +3,8 @@
 //! reopening after an undone conviction, and concurrent advances.
 
 use super::fake::FakeL1;
-use super::{Advancing, Intent, Stage, SubmitPolicy, Submitter, checkpoints_hash};
-use crate::protocol::Checkpoint;
+use super::{Advancing, Intent, Stage, SubmitPolicy, Submitter};
+use crate::protocol::{Checkpoint, CheckpointProof, L2Header};
 use crate::rollup::{BatchStatus, NativeRollup, NativeRollupErrors};
 use crate::watcher::WatchDb;
 use alloy_primitives::{Address, B256, Bytes, U256};
@@ -29,13 +29,24 @@ fn claimed(seed: u8) -> Vec<Checkpoint> {
         .collect()
 }
 
+/// The header before every test batch.
+fn base() -> L2Header {
+    L2Header::genesis(B256::repeat_byte(0x0b))
+}
+
+/// The batch root of `claimed` on [`base`], as the contract stores it.
+fn checkpoints_root(claimed: &[Checkpoint]) -> B256 {
+    crate::protocol::checkpoints_root(&base(), claimed)
+}
+
 /// An intent to prove block 0 of batch `batch_id` (proposed at block 10) wrong.
 fn intent(batch_id: u64, seed: u8) -> Intent {
     let claimed = claimed(seed);
     Intent {
         batch_id,
         block_index: 0,
-        checkpoints_hash: checkpoints_hash(&claimed),
+        checkpoints_root: checkpoints_root(&claimed),
+        proof: Box::new(CheckpointProof::new(&base(), &claimed, 0).expect("block 0")),
         claimed,
         post_state_root: B256::repeat_byte(0x99),
         gas_used: 21_000,
@@ -59,7 +70,7 @@ struct Setup {
 impl Setup {
     fn new() -> Self {
         let me = Address::repeat_byte(0xc1);
-        let l1 = Arc::new(FakeL1::new(me, checkpoints_hash(&claimed(1)), WINDOW));
+        let l1 = Arc::new(FakeL1::new(me, checkpoints_root(&claimed(1)), WINDOW));
         let dir = tempfile::tempdir().expect("temp dir");
         let db = Arc::new(WatchDb::open(&dir.path().join("db")).expect("db"));
         Self { l1, db, _dir: dir }
@@ -300,7 +311,7 @@ async fn checkpoints_replaced_by_a_reorg_stand_down_at_the_reveal() {
     let s = Setup::new();
     let committed = left_at(&s, "committed").await;
     s.l1.mine();
-    s.l1.with(|c| c.batches[0].checkpoints_hash = checkpoints_hash(&claimed(7)));
+    s.l1.with(|c| c.batches[0].checkpoints_root = checkpoints_root(&claimed(7)));
     let done = s.submitter().advance(committed).await;
     assert!(
         matches!(&done.stage, Stage::StoodDown { reason } if reason.contains("another proposal")),
@@ -447,7 +458,8 @@ async fn a_stuck_receipt_does_not_hold_up_the_conviction_of_another_batch() {
     s.l1.with(|c| {
         let second = super::fake::FakeBatch {
             status: BatchStatus::Pending,
-            checkpoints_hash: checkpoints_hash(&claimed(2)),
+            checkpoints_root: checkpoints_root(&claimed(2)),
+            block_count: 2,
             proposed_at: 10,
         };
         c.batches.push(second);

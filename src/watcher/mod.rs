@@ -31,7 +31,7 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::TraceBuildError;
 use crate::execute_local::replay::ReplayError;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::{Checkpoint, ProtocolError};
+use crate::protocol::{Checkpoint, L2Header, ProtocolError};
 use crate::rollup::NativeRollup;
 use crate::severity::{Classify, Severity};
 use alloy_primitives::{Address, B256, Bytes};
@@ -127,8 +127,10 @@ pub enum Incomplete {
         "batch {batch}: BatchData holds {blocks} blocks and {checkpoints} checkpoints, BatchProposed says {proposed}"
     )]
     BatchDataMismatch { batch: u64, blocks: usize, checkpoints: usize, proposed: u64 },
-    #[error("batch {batch}: the BatchData checkpoints do not hash to BatchProposed's")]
-    CheckpointsHash { batch: u64 },
+    #[error(
+        "batch {batch}: the BatchData checkpoints, chained from the batch's parent block, do not give BatchProposed's root and last block hash"
+    )]
+    CheckpointsRoot { batch: u64 },
     #[error("a BatchData log does not decode: {reason}")]
     BatchDataUndecodable { reason: alloy_sol_types::Error },
 }
@@ -155,6 +157,9 @@ pub struct Lie {
     pub index: usize,
     pub claimed: Vec<Checkpoint>,
     pub local: Checkpoint,
+    /// The header of the L2 block before the batch (the challenge's proof is built from it
+    /// and `claimed`).
+    pub base: L2Header,
     /// The encoded one-block trace, recorded from the state before the block.
     pub trace: Bytes,
     pub l1_block: u64,

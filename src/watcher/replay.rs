@@ -14,11 +14,11 @@ use crate::execute_local::execute::record_trace;
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::{BlockInputs, Checkpoint};
+use crate::protocol::batch_tree::batch_headers;
+use crate::protocol::{BlockInputs, Checkpoint, L2Header, checkpoints_root};
 use crate::rollup::{NativeRollup, from_sol};
-use alloy_primitives::{Address, Bytes, keccak256};
+use alloy_primitives::{Address, Bytes};
 use alloy_rpc_types_eth::Log;
-use alloy_sol_types::SolValue;
 use std::time::Instant;
 
 /// The batch's blocks and claimed checkpoints from its `BatchData` log, checked against the
@@ -37,9 +37,6 @@ fn decode_proposal(
             proposed: event.blockCount,
         }
         .into());
-    }
-    if keccak256(data.checkpoints.abi_encode()) != event.checkpointsHash {
-        return Err(Incomplete::CheckpointsHash { batch: event.batchId }.into());
     }
     let claimed = data.checkpoints.iter().map(from_sol).collect::<Option<Vec<_>>>();
     let Some(claimed) = claimed else {
@@ -117,7 +114,32 @@ fn replay_blocks(
     Ok(out)
 }
 
+/// The claimed checkpoints, chained from the header before the batch, must give the root and
+/// the last block hash `BatchProposed` reports: the contract computed both from the same
+/// arguments it emitted in `BatchData`, so a difference is the endpoint's answer at fault.
+fn check_root(
+    base: &L2Header,
+    claimed: &[Checkpoint],
+    event: &NativeRollup::BatchProposed,
+) -> Result<(), WatchError> {
+    let headers = batch_headers(base, claimed);
+    let last = headers.last().map(L2Header::block_hash);
+    if checkpoints_root(base, claimed) != event.checkpointsRoot || last != Some(event.lastBlockHash)
+    {
+        return Err(Incomplete::CheckpointsRoot { batch: event.batchId }.into());
+    }
+    Ok(())
+}
+
 impl<S: L1Source> Watcher<S> {
+    /// The stored header of L2 block `number`, the one before a batch to replay.
+    fn base_header(&self, number: u64) -> Result<L2Header, WatchError> {
+        let (_, bytes) = self.store.header(number)?.ok_or(StoreError::Uninitialised)?;
+        L2Header::decode(&bytes).map_err(|e| {
+            WatchError::from(StoreError::Corrupt { what: "header", reason: e.to_string() })
+        })
+    }
+
     pub(super) async fn on_proposed(
         &mut self,
         log: &Log,
@@ -178,7 +200,7 @@ impl<S: L1Source> Watcher<S> {
                         record.verdict = Verdict::Skipped { reason };
                         None
                     }
-                    None => self.replay(&mut record, &blocks)?,
+                    None => self.replay(&mut record, &blocks, event)?,
                 }
             }
         };
@@ -239,6 +261,7 @@ impl<S: L1Source> Watcher<S> {
         &self,
         record: &mut BatchRecord,
         blocks: &[BlockInputs],
+        event: &NativeRollup::BatchProposed,
     ) -> Result<Option<Lie>, WatchError> {
         let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
         let before = record.first_block.saturating_sub(1);
@@ -252,6 +275,8 @@ impl<S: L1Source> Watcher<S> {
             }
             .into());
         }
+        let base = self.base_header(before)?;
+        check_root(&base, &record.claimed, event)?;
         let started = Instant::now();
         let replayed = tokio::task::block_in_place(|| {
             replay_blocks(&self.store, &self.rules, blocks, &record.claimed)
@@ -280,6 +305,7 @@ impl<S: L1Source> Watcher<S> {
             index,
             claimed: record.claimed.clone(),
             local: record.local[index],
+            base,
             trace,
             l1_block: record.l1_block,
             l1_timestamp: record.l1_timestamp,

@@ -7,11 +7,10 @@ use super::*;
 use crate::execute_local::forks::{Network, network};
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
-use crate::protocol::BlockInputs;
+use crate::protocol::{BlockInputs, L2Header};
 use crate::rollup::NativeRollup::{BatchData, BatchProposed};
 use crate::rollup::{L2Genesis, to_sol};
 use alloy_primitives::{LogData, keccak256};
-use alloy_sol_types::SolValue;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -164,7 +163,7 @@ fn proposed(id: u64) -> LogData {
         blockCount: 1,
         lastBlockHash: B256::ZERO,
         lastStateRoot: B256::ZERO,
-        checkpointsHash: B256::ZERO,
+        checkpointsRoot: B256::ZERO,
     }
     .encode_log_data()
 }
@@ -223,6 +222,8 @@ impl Builder {
     /// index in the batch) has a wrong state root. The builder keeps the honest blocks.
     fn batch(&self, id: u64, count: usize, lie_at: Option<usize>) -> Proposal {
         let head = self.store.head().expect("head").expect("initialised");
+        let (_, base) = self.store.header(head.number).expect("read").expect("stored");
+        let base = L2Header::decode(&base).expect("header");
         let mut blocks = Vec::new();
         let mut claimed = Vec::new();
         for i in 0..count as u64 {
@@ -251,16 +252,20 @@ impl Builder {
             blocks.push(Bytes::from(inputs.encode().expect("encode")));
             claimed.push(to_sol(&checkpoint));
         }
-        let last = self.store.head().expect("head").expect("initialised");
+        let checkpoints: Vec<Checkpoint> =
+            claimed.iter().map(|c| crate::rollup::from_sol(c).expect("u64 gas")).collect();
+        let last = crate::protocol::batch_tree::batch_headers(&base, &checkpoints)
+            .last()
+            .map_or(B256::ZERO, L2Header::block_hash);
         let proposed = BatchProposed {
             batchId: id,
             parent: id - 1,
             proposer: Address::ZERO,
             firstBlock: head.number + 1,
             blockCount: count as u64,
-            lastBlockHash: last.hash,
+            lastBlockHash: last,
             lastStateRoot: claimed.last().map_or(B256::ZERO, |c| c.postStateRoot),
-            checkpointsHash: keccak256(claimed.abi_encode()),
+            checkpointsRoot: crate::protocol::checkpoints_root(&base, &checkpoints),
         }
         .encode_log_data();
         let data = BatchData { batchId: id, blocks, checkpoints: claimed }.encode_log_data();
@@ -374,6 +379,27 @@ async fn batch_data_that_disagrees_with_its_event_is_an_incomplete_answer() {
         "{reason}"
     );
     assert_eq!(w.db().cursor().expect("cursor"), None);
+}
+
+/// A `BatchData` whose checkpoints differ from what the contract received (one gas figure
+/// changed by the endpoint that answers) does not give `BatchProposed`'s root: an incomplete
+/// answer, nothing replayed, nothing committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn checkpoints_that_do_not_give_the_events_root_are_an_incomplete_answer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let builder = Builder::new();
+    let l1 = FakeL1::with_head(5);
+    let mut proposal = builder.batch(1, 3, None);
+    let mut data = BatchData::decode_log_data(&proposal.data).expect("BatchData");
+    data.checkpoints[1].gasUsed += alloy_primitives::U256::from(1);
+    proposal.data = data.encode_log_data();
+    propose(&l1, 3, 1, &proposal);
+    let mut w = watcher(l1, dir.path());
+    let reason = incomplete(w.step().await);
+    assert!(matches!(reason, Incomplete::CheckpointsRoot { batch: 1 }), "{reason}");
+    assert_eq!(w.db().cursor().expect("cursor"), None);
+    assert_eq!(w.db().batch(1).expect("read"), None, "no record of the batch");
+    assert_eq!(l2_head(&w), 0, "nothing replayed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]

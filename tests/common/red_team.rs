@@ -11,12 +11,15 @@ use alloy_provider::{DynProvider, Provider, ProviderBuilder};
 use alloy_rpc_types_eth::{TransactionReceipt, TransactionRequest};
 use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
-use alloy_sol_types::{SolEvent, SolValue};
+use alloy_sol_types::SolEvent;
 use native_challenger::devnet::Devnet;
-use native_challenger::protocol::BlockInputs;
+use native_challenger::execute_local::store::StateStore;
+use native_challenger::proposer::PlannedBatch;
+use native_challenger::protocol::batch_tree::batch_headers;
+use native_challenger::protocol::{BlockInputs, Checkpoint, L2Header, checkpoints_root};
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::{send_and_wait, with_margin};
-use native_challenger::rollup::{NativeRollup, RollupError};
+use native_challenger::rollup::{NativeRollup, RollupError, from_sol};
 use std::time::Duration;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -192,19 +195,38 @@ pub fn batch_logs(
 }
 
 /// The batch's logs carry exactly `call`'s blocks and checkpoints, under the proposed id, and
-/// the logged checkpoints hash to `BatchProposed.checkpointsHash`.
+/// the logged checkpoints, chained from the batch's parent block (read from `store`, the
+/// proposer's), give `BatchProposed`'s `checkpointsRoot` and `lastBlockHash`.
 pub fn assert_logs_carry(
     data: &NativeRollup::BatchData,
     proposed: &NativeRollup::BatchProposed,
     call: &NativeRollup::proposeCall,
+    store: &StateStore,
 ) {
     assert_eq!(data.batchId, proposed.batchId);
     assert_eq!(data.blocks, call.blocks, "BatchData carries the blocks the rollup received");
     assert_eq!(data.checkpoints, call.checkpoints, "and the checkpoints");
+    let base = header(store, proposed.firstBlock - 1);
+    let claimed: Vec<Checkpoint> =
+        data.checkpoints.iter().map(|c| from_sol(c).expect("gas fits u64")).collect();
     assert_eq!(
-        keccak256(data.checkpoints.abi_encode()),
-        proposed.checkpointsHash,
-        "keccak256(abi.encode(checkpoints)) of the log is the proposal's checkpointsHash"
+        checkpoints_root(&base, &claimed),
+        proposed.checkpointsRoot,
+        "the Merkle root of the logged checkpoints' block hashes is the proposal's checkpointsRoot"
     );
+    let last = batch_headers(&base, &claimed).last().map(L2Header::block_hash);
+    assert_eq!(last, Some(proposed.lastBlockHash), "and they chain to its last block hash");
     assert_eq!(proposed.blockCount as usize, data.blocks.len());
+}
+
+/// The stored header of L2 block `number`.
+pub fn header(store: &StateStore, number: u64) -> L2Header {
+    let (_, bytes) = store.header(number).expect("read").expect("stored");
+    L2Header::decode(&bytes).expect("header decodes")
+}
+
+/// The `checkpointsRoot` the contract stores for `batch`, its parent block read from `store`.
+pub fn root_of(store: &StateStore, batch: &PlannedBatch) -> B256 {
+    let first = batch.blocks.first().expect("a batch has blocks").number;
+    checkpoints_root(&header(store, first - 1), &batch.claimed)
 }

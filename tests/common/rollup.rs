@@ -16,9 +16,9 @@ use native_challenger::execute_local::store::StateStore;
 use native_challenger::proposer::{
     Fault, L1Anchor, PlannedBatch, Proposer, ProposerConfig, Workload, WorkloadSpec,
 };
-use native_challenger::protocol::Checkpoint;
+use native_challenger::protocol::{Checkpoint, CheckpointProof, L2Header};
 use native_challenger::rollup::{
-    ChallengeArgs, L2Genesis, NativeRollup, RollupClient, RollupParams, dev_users, to_sol,
+    ChallengeArgs, L2Genesis, NativeRollup, RollupClient, RollupParams, dev_users,
 };
 
 pub const L2_CHAIN_ID: u64 = 901;
@@ -214,6 +214,9 @@ impl Replica {
     /// records the proof. Always applies every block (its state stays the true one).
     pub fn follow(&mut self, batch: &PlannedBatch, batch_id: u64) -> Option<ChallengeArgs> {
         let mut proof = None;
+        let head = self.store.head().expect("head").expect("init");
+        let (_, header) = self.store.header(head.number).expect("header").expect("stored");
+        let base = L2Header::decode(&header).expect("header decodes");
         for (index, inputs) in batch.blocks.iter().enumerate() {
             let block = L2Block::new(inputs.clone()).expect("inputs");
             let pending = execute_on_store(&self.store, &self.rules, &block).expect("replay");
@@ -228,8 +231,8 @@ impl Replica {
                 assert_eq!(steps[0].post_state_root, mine.post_state_root);
                 proof = Some(ChallengeArgs {
                     batch_id,
-                    checkpoints: batch.claimed.iter().map(to_sol).collect(),
                     block_index: index as u64,
+                    proof: CheckpointProof::new(&base, &batch.claimed, index).expect("in batch"),
                     post_state_root: mine.post_state_root,
                     gas_used: mine.gas_used,
                     trace: trace.encode().expect("encode").into(),
@@ -239,6 +242,12 @@ impl Replica {
             pending.commit(&self.store).expect("commit");
         }
         proof
+    }
+
+    /// The stored header of L2 block `number`.
+    pub fn header(&self, number: u64) -> L2Header {
+        let (_, bytes) = self.store.header(number).expect("read").expect("stored");
+        L2Header::decode(&bytes).expect("header decodes")
     }
 
     /// The head's state root.

@@ -407,6 +407,54 @@ def gas_cost_vectors():
     ]}
 
 
+def batch_chain(base: dict, checkpoints) -> list:
+    """The batch's headers: each checkpoint chained onto the header before it."""
+    out, parent = [], base
+    for c in checkpoints:
+        h = {"parent_hash": block_hash(parent), "number": parent["number"] + 1,
+             "input_commitment": c["input_commitment"], "state_root": c["post_state_root"],
+             "gas_used": c["gas_used"]}
+        out.append(h)
+        parent = h
+    return out
+
+
+def tree_levels(leaves):
+    """Every level of the batch tree, leaves first: pairs hash as keccak256(left || right), an
+    odd level's last node pairs with 32 zero bytes, and the root is the one node left."""
+    levels = [list(leaves)]
+    while len(levels[-1]) > 1:
+        level = levels[-1]
+        padded = level + [bytes(32)] * (len(level) % 2)
+        levels.append([k256(padded[i] + padded[i + 1]) for i in range(0, len(padded), 2)])
+    return levels
+
+
+def tree_path(leaves, index):
+    path = []
+    for level in tree_levels(leaves)[:-1]:
+        sibling = index ^ 1
+        path.append(level[sibling] if sibling < len(level) else bytes(32))
+        index //= 2
+    return path
+
+
+def batch_tree_vectors():
+    base = {"parent_hash": b32("before the batch"), "number": 41, "input_commitment": b32("inputs 41"),
+            "state_root": b32("state 41"), "gas_used": 1_234_567}
+    valid = []
+    for n in [1, 2, 3, 5, 8, 13, 64]:
+        cps = [{"input_commitment": b32(f"inputs {i}"), "post_state_root": b32(f"state {i}"),
+                "gas_used": 21_000 * (i + 1)} for i in range(n)]
+        leaves = [block_hash(h) for h in batch_chain(base, cps)]
+        root = tree_levels(leaves)[-1][0]
+        picks = sorted({0, n // 2, n - 1})
+        valid.append({"name": f"{n}_blocks", "base": jsonable(base), "checkpoints": [jsonable(c) for c in cps],
+                      "block_hashes": [hx(x) for x in leaves], "root": hx(root),
+                      "paths": [{"index": i, "path": [hx(x) for x in tree_path(leaves, i)]} for i in picks]})
+    return {"valid": valid}
+
+
 # ---------------------------------------------------------------- self-check and write
 
 def self_check(files):
@@ -430,7 +478,8 @@ def self_check(files):
 def main():
     files = {"block_inputs": block_inputs_vectors(), "l2_header": header_vectors(),
              "checkpoint": checkpoint_vectors(), "trace": trace_vectors(),
-             "execute_call": execute_call_vectors(), "execute_gas_cost": gas_cost_vectors()}
+             "execute_call": execute_call_vectors(), "execute_gas_cost": gas_cost_vectors(),
+             "batch_tree": batch_tree_vectors()}
     self_check(files)
     for name, content in files.items():
         with open(os.path.join(HERE, f"{name}.json"), "w") as f:

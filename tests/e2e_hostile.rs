@@ -4,7 +4,8 @@
 //! witness budget keeps that block's proof within one L1 transaction, so the lie is convicted
 //! within its window. Each test prints the challenge's L1 gas, transaction bytes and trace
 //! bytes, and their margins to 2^24 gas and 128 KiB (`--nocapture`). The L2 runs over the
-//! dev genesis with the hostile contracts and 20,000 background accounts, from a file.
+//! dev genesis with the hostile contracts and 20,000 background accounts, from a file. Two
+//! more lies sit in blocks at the extreme base fees, 0 and u64::MAX, over the dev genesis.
 
 mod common;
 
@@ -174,4 +175,46 @@ async fn a_lie_in_a_block_of_floor_priced_calldata_is_convicted() {
 async fn a_lie_behind_a_blockhash_256_blocks_deep_is_convicted() {
     let trace = convicted_after(Hostile::Blockhash, false, HISTORY).await;
     assert_eq!(trace.witness.headers.len(), 256, "the 256 ancestors BLOCKHASH asked for");
+}
+
+/// The base fee is the proposer's choice, any u64 (docs/protocol.md, "State transition
+/// function"): the proposer asks `base_fee` wei per gas in every block and lies about block 1's
+/// post-state root; the daemon convicts it within the window. Returns the lying block's honest
+/// gas used.
+async fn convicted_at_base_fee(base_fee: u64) -> u64 {
+    let mut e = E2e::new(WINDOW, BLOCK_TIME).await;
+    let config = e.config("challenger", None);
+    let mut daemon = e.start_at_depth(&config, CHALLENGER).await;
+    let mut plan = common::e2e::plan(e.params.max_l2_gas_limit);
+    plan.config.base_fee = base_fee;
+    let store = e.dir.path().join("fee-proposer");
+    let genesis = GenesisSource::Dev { users: DEV_L2_USERS };
+    e.proposer =
+        open_proposer_over(&e.client, CHAIN_ID, &genesis, &store, &plan).await.expect("proposer");
+    let (id, batch) = e.propose(Some(Fault::WrongPostRoot { block: 1 })).await;
+    assert!(batch.blocks.iter().all(|b| b.base_fee == base_fee && !b.transactions.is_empty()));
+    let event = daemon
+        .wait_for(WAIT, &format!("the conviction of the lie at base fee {base_fee}"), |ev| {
+            landed(ev).is_some_and(|i| i.batch_id == id)
+        })
+        .await;
+    let intent = landed(&event).expect("landed").clone();
+    assert_eq!(intent.block_index, 1);
+    assert_eq!(intent.post_state_root, batch.honest[1].post_state_root);
+    let stored = e.client.batch(id).await.expect("batch");
+    assert_eq!(stored.status, 3, "the lying batch is invalidated on L1");
+    daemon.shutdown().await;
+    batch.honest[1].gas_used
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_at_the_highest_base_fee_is_convicted() {
+    // No transaction offers u64::MAX wei per gas: the block skips them all and uses no gas.
+    assert_eq!(convicted_at_base_fee(u64::MAX).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_at_a_zero_base_fee_is_convicted() {
+    // Every transaction offers enough: the block runs them, for the 1-wei tip alone.
+    assert!(convicted_at_base_fee(0).await > 0);
 }

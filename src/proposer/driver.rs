@@ -175,7 +175,9 @@ pub async fn open_proposer_over(
     let store = StateStore::open(store_path)?;
     genesis.init_store(&store).map_err(|e| ProposerError::Genesis(e.to_string()))?;
     let rules = ChainRules::new(chain_id, schedule);
-    let max_fee = u128::from(plan.config.base_fee) * 2;
+    // Twice the base fee, and at least the workload's 1-wei tip (a transaction whose tip is
+    // above its max fee is invalid, so a zero base fee would otherwise void the workload).
+    let max_fee = (u128::from(plan.config.base_fee) * 2).max(1);
     let workload = Workload::new(chain_id, users, plan.workload, max_fee);
     Proposer::new(store, rules, workload, plan.config.clone(), genesis.timestamp)
 }

@@ -42,8 +42,9 @@ pub enum AuditError {
     NotFound(Bound, Duration),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// Boxed: the daemon's error is several times the size of every other variant.
     #[error(transparent)]
-    Daemon(#[from] crate::daemon::DaemonError),
+    Daemon(Box<crate::daemon::DaemonError>),
     #[error(transparent)]
     Snapshot(#[from] crate::snapshot::SnapshotError),
     #[error(transparent)]
@@ -52,6 +53,12 @@ pub enum AuditError {
     L1(String),
     #[error("{0}")]
     Range(String),
+}
+
+impl From<crate::daemon::DaemonError> for AuditError {
+    fn from(error: crate::daemon::DaemonError) -> Self {
+        Self::Daemon(Box::new(error))
+    }
 }
 
 /// What to replay.

@@ -21,6 +21,9 @@ use alloy_primitives::{Address, Bytes};
 use alloy_rpc_types_eth::Log;
 use std::time::Instant;
 
+/// A batch's blocks and claimed checkpoints, or why this challenger cannot decode them.
+type Decoded = Result<(Vec<BlockInputs>, Vec<Checkpoint>), String>;
+
 /// The batch's blocks and claimed checkpoints from its `BatchData` log, checked against the
 /// `BatchProposed` event of the same transaction. `Err(Incomplete)` when the two logs disagree
 /// (the contract emits both from the same arguments, so the endpoint's answer is wrong);
@@ -28,7 +31,7 @@ use std::time::Instant;
 fn decode_proposal(
     data: &NativeRollup::BatchData,
     event: &NativeRollup::BatchProposed,
-) -> Result<Result<(Vec<BlockInputs>, Vec<Checkpoint>), String>, WatchError> {
+) -> Result<Decoded, WatchError> {
     if data.blocks.len() as u64 != event.blockCount || data.checkpoints.len() != data.blocks.len() {
         return Err(Incomplete::BatchDataMismatch {
             batch: event.batchId,

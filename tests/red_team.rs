@@ -7,6 +7,9 @@
 //! where they must). Each prints the challenge's L1 gas and bytes (`--nocapture`).
 //!
 //! Attacks, and what stops them:
+//! 0. A lie in the last block of the longest batch the contract accepts, to make the challenge
+//!    carry the whole batch: a challenge locates its block by two headers and a Merkle path of
+//!    ⌈log2 n⌉ words (the batch tree), whatever the batch's length.
 //! 1. Front-running the commitment: the attacker copies the honest `commitChallenge(h)` from
 //!    the challenger's RPC endpoint and gets the same `h` committed first, then copies the
 //!    reveal. Commitments are keyed by (challenger, hash): the copy neither blocks the honest
@@ -18,7 +21,7 @@
 //! 3. A lie proposed through a contract (`DecoyProposer.forward`): the same log.
 //! 4. A deep reorg that removes the proposal and the commitment, and a different lie
 //!    re-proposed under the same batch id: intents are keyed by batch id AND checkpoints
-//!    hash, so the new lie gets its own intent and the old one stands down.
+//!    root, so the new lie gets its own intent and the old one stands down.
 //! 5. A lying endpoint that drops the lie's logs from `eth_getLogs`: the watcher checks every
 //!    id up to the contract's `batchCount()`, refuses the incomplete answer (not committed),
 //!    distrusts the endpoint and reads the range again (from the next endpoint, or from the
@@ -48,11 +51,13 @@ use common::rpc_proxy::RpcProxy;
 use native_challenger::config::Mode;
 use native_challenger::daemon::Event;
 use native_challenger::devnet::DevnetConfig;
-use native_challenger::proposer::driver::{latest_anchor, sync_with_tip};
+use native_challenger::proposer::driver::{
+    DEV_L2_USERS, latest_anchor, open_proposer_over, propose_next, sync_with_tip,
+};
 use native_challenger::proposer::{Fault, PlannedBatch};
-use native_challenger::rollup::NativeRollup;
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::send_and_wait;
+use native_challenger::rollup::{GenesisSource, NativeRollup};
 use native_challenger::submitter::{Intent, Stage};
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -158,6 +163,48 @@ async fn build_lie(e: &mut E2e, fault: Fault) -> PlannedBatch {
 /// (block, index in block) of a mined transaction.
 fn position(receipt: &TransactionReceipt) -> (u64, u64) {
     (receipt.block_number.expect("mined"), receipt.transaction_index.expect("mined"))
+}
+
+// ------------------------------------------------------------------ 0. a long batch
+
+/// A lie in the last block of a batch as long as the contract allows (64 blocks), where the
+/// old challenge had to carry all 64 checkpoints back: the daemon locates the block by its
+/// header, its parent's header and a 6-word path to the batch's `checkpointsRoot`, and the
+/// challenge's calldata outside the trace is those 17 head words and the path alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_the_last_block_of_a_full_batch_is_convicted() {
+    logs();
+    let mut e = E2e::new(60, BLOCK_TIME).await;
+    let config = e.config("c", None);
+    let mut daemon = start(&e, &config).await;
+    let full = usize::try_from(e.params.max_blocks_per_batch).expect("small");
+    let mut plan = common::e2e::plan(e.params.max_l2_gas_limit);
+    plan.workload.txs_per_block = 1; // 64 blocks in one proposal under the dev L1's size limit
+    let store = e.dir.path().join("long-proposer");
+    let genesis = GenesisSource::Dev { users: DEV_L2_USERS };
+    e.proposer =
+        open_proposer_over(&e.client, CHAIN_ID, &genesis, &store, &plan).await.expect("proposer");
+    let fault = Fault::WrongPostRoot { block: full - 1 };
+    let (id, batch, _) =
+        propose_next(&e.client, &mut e.proposer, full, Some(fault)).await.expect("propose");
+    assert_eq!(batch.blocks.len(), 64);
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
+    daemon.shutdown().await;
+    assert_eq!(intent.proof.path.len(), 6, "⌈log2 64⌉ siblings");
+    let receipt = assert_convicted(&e, "last block of 64", id, &batch, &intent).await;
+    let sent = e
+        .client
+        .provider()
+        .get_transaction_by_hash(receipt.transaction_hash)
+        .await
+        .expect("tx")
+        .expect("known");
+    let padded_trace = intent.trace.len().div_ceil(32) * 32;
+    assert_eq!(
+        sent.input().len(),
+        4 + 17 * 32 + (32 + 6 * 32) + (32 + padded_trace),
+        "selector, head (two 5-word headers inline), the path and the trace: no checkpoints"
+    );
 }
 
 // ------------------------------------------------------------------ 1. front-running

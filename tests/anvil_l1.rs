@@ -15,6 +15,9 @@
 //!
 //! Needs `npm install --prefix tests/js` (`.ci/run` does it); without it these tests fail
 //! rather than skip.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/anvil.rs"]
 mod anvil;

@@ -5,6 +5,9 @@
 //! reason; the HTML report renders in headless Chromium; the `replay` command itself takes
 //! L1-block bounds and writes both reports, and the `verify-bundle` command passes a good
 //! bundle and fails a tampered one.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,4 +1,7 @@
 //! The benchmark harness runs end to end on small generated workloads (no timing asserted).
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use native_challenger::bench::{self, Sizes};
 

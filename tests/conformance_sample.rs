@@ -1,5 +1,8 @@
 //! A fixed sample of the official BlockchainTests, through both paths, on every `cargo test`.
 //! (CI runs the whole shipped set with `native-challenger conformance`.)
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use native_challenger::conformance::runner::Outcome;
 use native_challenger::conformance::suite::run_suite;

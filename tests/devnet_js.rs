@@ -4,6 +4,9 @@
 //!
 //! Needs `npm install --prefix tests/js` (`.ci/run` does it); without it this test fails rather
 //! than skipping.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use std::path::Path;

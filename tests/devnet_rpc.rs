@@ -1,6 +1,9 @@
 //! The dev L1 as an Ethereum node, driven through alloy's provider over HTTP and WebSocket:
 //! receipts, logs and filters, historical state, subscriptions, snapshot/revert, reorgs,
 //! persistence across restarts, and the JSON-RPC errors clients parse.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_network::{EthereumWallet, TransactionBuilder};
 use alloy_primitives::{Address, B256, Bytes, U256, b256};

@@ -3,6 +3,9 @@
 //! lie proposed while the daemon was down is convicted after its restart, two challengers
 //! produce one conviction, RPC faults do not stop it, and a reorg that removes a proposal
 //! takes its verdict with it.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -9,6 +9,9 @@
 //! precompile, which exists from Osaka on (EIP-7951): the same transaction uses 6,900 more
 //! gas on the far side of the activation. Each lying proposer is honest but runs the wrong
 //! schedule, so its lie is the other fork's answer.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

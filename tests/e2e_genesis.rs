@@ -2,6 +2,9 @@
 //! accounts, contracts and storage, the rollup deployed with its root, a proposer lying over
 //! it, and the real daemon configured with the file convicting the lie; and a daemon (and an
 //! audit) refusing to start from a file whose root is not the contract's.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

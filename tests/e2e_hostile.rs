@@ -6,6 +6,9 @@
 //! bytes, and their margins to 2^24 gas and 128 KiB (`--nocapture`). The L2 runs over the
 //! dev genesis with the hostile contracts and 20,000 background accounts, from a file. Two
 //! more lies sit in blocks at the extreme base fees, 0 and u64::MAX, over the dev genesis.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

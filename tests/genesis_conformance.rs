@@ -2,6 +2,9 @@
 //! `pre` is a genesis allocation in geth's spelling and whose `genesisBlockHeader.stateRoot` is
 //! its root. Each sampled `pre` goes through the parser and the state builder below the L2 layer
 //! (no system contracts added), and must give that root.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_primitives::B256;
 use native_challenger::execute_local::replay::GenesisState;

@@ -1,6 +1,9 @@
 //! Property tests of the EXECUTE precompile's input handling: whatever the call data, the
 //! precompile never panics, never answers "valid", and charges at least the base gas.
 //! (A cargo-fuzz target needs a nightly toolchain, which this project's machines lack.)
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use native_challenger::execute_local::forks::{Network, network};
 use native_challenger::precompile::{

@@ -5,6 +5,9 @@
 //! Output: for each `valid` case, encode(value) == encoded, decode(encoded) == value and the
 //! hashes, ranges and gas agree; each `invalid` case is rejected with the named error kind.
 //! Invariant: a vector file this test does not know fails the test (none is skipped).
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_primitives::{B256, keccak256};
 use native_challenger::protocol::batch_tree::{batch_headers, merkle_path, verify_path};

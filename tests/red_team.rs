@@ -32,6 +32,9 @@
 //! 7. Stuffed blocks (gas, and the per-block EXECUTE budget) for fewer blocks than the
 //!    window: the challenger's transactions wait in the pool and are re-broadcast and
 //!    fee-bumped; the window absorbs the delay.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -113,7 +116,7 @@ async fn assert_convicted(
     assert_eq!(intent.batch_id, id);
     assert_eq!(intent.block_index as usize, index, "the first wrong block is proven");
     assert_eq!(intent.post_state_root, honest_root, "with its honest post-state root");
-    assert_eq!(intent.checkpoints_root, root_of(e.proposer.store(), &batch), "of this proposal");
+    assert_eq!(intent.checkpoints_root, root_of(e.proposer.store(), batch), "of this proposal");
     let Stage::Landed { tx, block, gas_used } = intent.stage.clone() else {
         panic!("not landed: {:?}", intent.stage)
     };

@@ -2,6 +2,9 @@
 //! L1 and by anvil gives exactly the transaction a local key signs; answers that are not the
 //! transaction asked for, or not signed by the configured address, are refused with the
 //! reason; and the daemon convicts a lie with its key held by the dev L1, not by itself.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/anvil.rs"]
 mod anvil;

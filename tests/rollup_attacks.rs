@@ -3,6 +3,9 @@
 //! batches that must be refused, proposals whose calldata hides the batch (a contract, an
 //! EIP-7702-delegated EOA: the `BatchData` log still carries it), and the attacks of L2BEAT's
 //! native-rollups tests that apply here (stale timestamp, root race, self-targeting).
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! challenger, with a fresh data directory and the snapshot alone, convicts a later lie
 //! without replaying anything before it. A pending batch cannot be exported; a corrupt file
 //! is refused and leaves the new store empty.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,9 @@
 //! `/status`, `/healthz` and `/metrics` of a real daemon on the dev L1 (`[metrics] listen` on
 //! port 0, the bound address from `Daemon::endpoint`), through a conviction, and the `status`
 //! command against it (summary, `--json`, `--config`, and nothing listening).
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -3,6 +3,9 @@
 //! works), split refused `eth_getLogs` ranges without losing or duplicating logs, retry and
 //! fail over a refusal that cannot be split (a rate limit), and give up with
 //! `SourceError::Unavailable` after exactly the configured number of attempts.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 #[path = "common/rpc_proxy.rs"]
 mod rpc_proxy;

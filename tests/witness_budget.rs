@@ -2,6 +2,9 @@
 //! witness-heavy workload, the recorded trace stays under the bound, the meter's count is the
 //! trace's exact length, the stateless verifier (EXECUTE's code) reaches the same post-state
 //! and skips the same transactions, and so does stateful replay.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,8 @@
 //! The recorded witness against an independent minimal set: alloy-trie's `ProofRetainer`
 //! over the whole pre-state, for the accounts a block of plain transfers must touch.
+// Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
+// helpers here panic into a failed test too).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

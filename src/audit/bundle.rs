@@ -352,8 +352,6 @@ fn export(record: &BatchRecord, reason: impl std::fmt::Display) -> AuditError {
     AuditError::Export { batch: record.id, reason: reason.to_string() }
 }
 
-/// The block inputs of a `propose` call (the watcher already checked it against its event).
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -268,10 +268,7 @@ impl Chain {
     fn mine(&mut self) {
         self.head += 1;
         let block = self.head;
-        loop {
-            let Some(at) = self.pool.iter().position(|t| t.nonce == self.mined_nonce) else {
-                break;
-            };
+        while let Some(at) = self.pool.iter().position(|t| t.nonce == self.mined_nonce) {
             if self.pool[at].max_fee < self.base_fee {
                 break;
             }

@@ -10,6 +10,7 @@ use super::chunk::{BlockSpec, Sealed};
 use super::fault::DbFault;
 use super::replay::{GenesisAccount, GenesisState};
 use super::stateless::{HeaderFormat, HeaderLink};
+use super::store::{StateStore, StoreError};
 use super::txs::prepare_l2_tx;
 use crate::protocol::{BlockInputs, L2Header, ProtocolError};
 use alloy_eips::{eip2935, eip4788, eip7002, eip7251};
@@ -80,6 +81,15 @@ impl BlockSpec for L2Block {
         let header = self.header(parent_hash, post_state_root, outcome.gas_used);
         Sealed { hash: header.block_hash(), header: Bytes::copy_from_slice(&header.encode()) }
     }
+}
+
+/// The L2 header of block `number` as `store` holds it; a stored header that does not decode
+/// is a corrupt store.
+pub fn stored_header(store: &StateStore, number: u64) -> Result<Option<L2Header>, StoreError> {
+    let Some((_, bytes)) = store.header(number)? else { return Ok(None) };
+    L2Header::decode(&bytes)
+        .map(Some)
+        .map_err(|e| StoreError::Corrupt { what: "header", reason: e.to_string() })
 }
 
 /// L2 headers in a witness.

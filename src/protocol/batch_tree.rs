@@ -86,7 +86,12 @@ pub fn verify_path(root: B256, count: usize, index: usize, leaf: B256, path: &[B
 
 /// The root of a batch of `checkpoints` on `base` (the contract's `checkpointsRoot`).
 pub fn checkpoints_root(base: &L2Header, checkpoints: &[Checkpoint]) -> B256 {
-    merkle_root(&leaves(&batch_headers(base, checkpoints)))
+    headers_root(&batch_headers(base, checkpoints))
+}
+
+/// The root of a batch whose headers ([`batch_headers`]) are `headers`.
+pub fn headers_root(headers: &[L2Header]) -> B256 {
+    merkle_root(&leaves(headers))
 }
 
 /// What a challenge of block `index` of a batch carries to locate it: the block's header as
@@ -102,13 +107,18 @@ impl CheckpointProof {
     /// The proof for block `index` of the batch of `checkpoints` on `base`; `None` if the
     /// batch has no such block.
     pub fn new(base: &L2Header, checkpoints: &[Checkpoint], index: usize) -> Option<Self> {
-        let headers = batch_headers(base, checkpoints);
+        Self::from_headers(base, &batch_headers(base, checkpoints), index)
+    }
+
+    /// [`Self::new`] from the batch's headers ([`batch_headers`] of `base`), when the caller
+    /// has them already.
+    pub fn from_headers(base: &L2Header, headers: &[L2Header], index: usize) -> Option<Self> {
         let claimed = *headers.get(index)?;
         let parent = match index.checked_sub(1) {
             Some(previous) => *headers.get(previous)?,
             None => *base,
         };
-        let path = merkle_path(&leaves(&headers), index)?;
+        let path = merkle_path(&leaves(headers), index)?;
         Some(Self { parent, claimed, path })
     }
 

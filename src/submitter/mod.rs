@@ -27,9 +27,8 @@ pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
 use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::execute;
-use crate::protocol::{
-    Checkpoint, CheckpointProof, ExecuteCall, Trace, checkpoints_root, execute_gas_cost,
-};
+use crate::protocol::batch_tree::{batch_headers, headers_root};
+use crate::protocol::{Checkpoint, CheckpointProof, ExecuteCall, Trace, execute_gas_cost};
 use crate::rollup::{ChallengeArgs, NativeRollupErrors};
 use crate::watcher::{Lie, WatchDb};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -123,6 +122,7 @@ pub struct Intent {
 impl Intent {
     /// The intent to prove `lie` with the local transition, at `stage`.
     pub fn new(lie: &Lie, salt: B256, stage: Stage) -> Self {
+        let headers = batch_headers(&lie.base, &lie.claimed);
         Self {
             batch_id: lie.batch_id,
             block_index: lie.index as u64,
@@ -132,11 +132,11 @@ impl Intent {
             trace: lie.trace.clone(),
             salt,
             proposed_at: lie.l1_timestamp,
-            checkpoints_root: checkpoints_root(&lie.base, &lie.claimed),
+            checkpoints_root: headers_root(&headers),
             // The watcher's lie index is always inside its batch; a default proof could only
             // make the reveal revert, and the self-check refuses it first.
             proof: Box::new(
-                CheckpointProof::new(&lie.base, &lie.claimed, lie.index).unwrap_or_default(),
+                CheckpointProof::from_headers(&lie.base, &headers, lie.index).unwrap_or_default(),
             ),
             window_closes: 0,
             l1_gas: 0,
@@ -206,17 +206,13 @@ pub enum Refusal {
 /// Checks a lie's proof with the same verifier EXECUTE runs: it must confirm the local
 /// transition from the trace's parent state, and that transition must differ from the claim.
 ///
-/// It also makes the contract's location checks: the block's path leads to the batch's root,
-/// the parent header is the one the block names, and the trace starts from that parent; the
-/// pre-state EXECUTE is given is the parent header's state root, as in the contract.
+/// The block's location is the contract's too: the trace must start at the parent the claimed
+/// header names, and the pre-state EXECUTE is given is that parent header's state root. (The
+/// watcher already checked the claimed checkpoints against the contract's root.)
 pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
     let trace = Trace::decode(&lie.trace).map_err(|e| Refusal::SelfCheck(format!("trace: {e}")))?;
     let proof = CheckpointProof::new(&lie.base, &lie.claimed, lie.index)
         .ok_or_else(|| Refusal::SelfCheck("index out of range".into()))?;
-    let root = checkpoints_root(&lie.base, &lie.claimed);
-    if !proof.verify(root, lie.claimed.len(), lie.index) {
-        return Err(Refusal::SelfCheck("the block's path does not lead to the batch root".into()));
-    }
     if trace.parent_hash != proof.claimed.parent_hash {
         return Err(Refusal::SelfCheck(format!(
             "the trace starts at {} but the block's parent is {}",

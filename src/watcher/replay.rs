@@ -11,11 +11,11 @@ use super::{
 use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::record_trace;
-use crate::execute_local::l2::L2Block;
+use crate::execute_local::l2::{L2Block, stored_header};
 use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::batch_tree::batch_headers;
-use crate::protocol::{BlockInputs, Checkpoint, L2Header, checkpoints_root};
+use crate::protocol::batch_tree::{batch_headers, headers_root};
+use crate::protocol::{BlockInputs, Checkpoint, L2Header};
 use crate::rollup::{NativeRollup, from_sol};
 use alloy_primitives::{Address, Bytes};
 use alloy_rpc_types_eth::Log;
@@ -127,22 +127,13 @@ fn check_root(
 ) -> Result<(), WatchError> {
     let headers = batch_headers(base, claimed);
     let last = headers.last().map(L2Header::block_hash);
-    if checkpoints_root(base, claimed) != event.checkpointsRoot || last != Some(event.lastBlockHash)
-    {
+    if headers_root(&headers) != event.checkpointsRoot || last != Some(event.lastBlockHash) {
         return Err(Incomplete::CheckpointsRoot { batch: event.batchId }.into());
     }
     Ok(())
 }
 
 impl<S: L1Source> Watcher<S> {
-    /// The stored header of L2 block `number`, the one before a batch to replay.
-    fn base_header(&self, number: u64) -> Result<L2Header, WatchError> {
-        let (_, bytes) = self.store.header(number)?.ok_or(StoreError::Uninitialised)?;
-        L2Header::decode(&bytes).map_err(|e| {
-            WatchError::from(StoreError::Corrupt { what: "header", reason: e.to_string() })
-        })
-    }
-
     pub(super) async fn on_proposed(
         &mut self,
         log: &Log,
@@ -278,7 +269,7 @@ impl<S: L1Source> Watcher<S> {
             }
             .into());
         }
-        let base = self.base_header(before)?;
+        let base = stored_header(&self.store, before)?.ok_or(StoreError::Uninitialised)?;
         check_root(&base, &record.claimed, event)?;
         let started = Instant::now();
         let replayed = tokio::task::block_in_place(|| {

@@ -222,8 +222,9 @@ impl Builder {
     /// index in the batch) has a wrong state root. The builder keeps the honest blocks.
     fn batch(&self, id: u64, count: usize, lie_at: Option<usize>) -> Proposal {
         let head = self.store.head().expect("head").expect("initialised");
-        let (_, base) = self.store.header(head.number).expect("read").expect("stored");
-        let base = L2Header::decode(&base).expect("header");
+        let base = crate::execute_local::l2::stored_header(&self.store, head.number)
+            .expect("read")
+            .expect("stored");
         let mut blocks = Vec::new();
         let mut claimed = Vec::new();
         for i in 0..count as u64 {

@@ -13,9 +13,10 @@ use alloy_signer::SignerSync;
 use alloy_signer_local::PrivateKeySigner;
 use alloy_sol_types::SolEvent;
 use native_challenger::devnet::Devnet;
+use native_challenger::execute_local::l2::stored_header;
 use native_challenger::execute_local::store::StateStore;
 use native_challenger::proposer::PlannedBatch;
-use native_challenger::protocol::batch_tree::batch_headers;
+use native_challenger::protocol::batch_tree::{batch_headers, headers_root};
 use native_challenger::protocol::{BlockInputs, Checkpoint, L2Header, checkpoints_root};
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::{send_and_wait, with_margin};
@@ -209,20 +210,20 @@ pub fn assert_logs_carry(
     let base = header(store, proposed.firstBlock - 1);
     let claimed: Vec<Checkpoint> =
         data.checkpoints.iter().map(|c| from_sol(c).expect("gas fits u64")).collect();
+    let headers = batch_headers(&base, &claimed);
     assert_eq!(
-        checkpoints_root(&base, &claimed),
+        headers_root(&headers),
         proposed.checkpointsRoot,
         "the Merkle root of the logged checkpoints' block hashes is the proposal's checkpointsRoot"
     );
-    let last = batch_headers(&base, &claimed).last().map(L2Header::block_hash);
+    let last = headers.last().map(L2Header::block_hash);
     assert_eq!(last, Some(proposed.lastBlockHash), "and they chain to its last block hash");
     assert_eq!(proposed.blockCount as usize, data.blocks.len());
 }
 
 /// The stored header of L2 block `number`.
 pub fn header(store: &StateStore, number: u64) -> L2Header {
-    let (_, bytes) = store.header(number).expect("read").expect("stored");
-    L2Header::decode(&bytes).expect("header decodes")
+    stored_header(store, number).expect("read").expect("stored")
 }
 
 /// The `checkpointsRoot` the contract stores for `batch`, its parent block read from `store`.

@@ -10,7 +10,7 @@ use alloy_signer_local::PrivateKeySigner;
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::execute_local::chain::ChainRules;
 use native_challenger::execute_local::execute::record_trace;
-use native_challenger::execute_local::l2::L2Block;
+use native_challenger::execute_local::l2::{L2Block, stored_header};
 use native_challenger::execute_local::replay::execute_on_store;
 use native_challenger::execute_local::store::StateStore;
 use native_challenger::proposer::{
@@ -215,8 +215,7 @@ impl Replica {
     pub fn follow(&mut self, batch: &PlannedBatch, batch_id: u64) -> Option<ChallengeArgs> {
         let mut proof = None;
         let head = self.store.head().expect("head").expect("init");
-        let (_, header) = self.store.header(head.number).expect("header").expect("stored");
-        let base = L2Header::decode(&header).expect("header decodes");
+        let base = self.header(head.number);
         for (index, inputs) in batch.blocks.iter().enumerate() {
             let block = L2Block::new(inputs.clone()).expect("inputs");
             let pending = execute_on_store(&self.store, &self.rules, &block).expect("replay");
@@ -246,8 +245,7 @@ impl Replica {
 
     /// The stored header of L2 block `number`.
     pub fn header(&self, number: u64) -> L2Header {
-        let (_, bytes) = self.store.header(number).expect("read").expect("stored");
-        L2Header::decode(&bytes).expect("header decodes")
+        stored_header(&self.store, number).expect("read").expect("stored")
     }
 
     /// The head's state root.

@@ -25,7 +25,9 @@
 //! 5. A lying endpoint that drops the lie's logs from `eth_getLogs`: the watcher checks every
 //!    id up to the contract's `batchCount()`, refuses the incomplete answer (not committed),
 //!    distrusts the endpoint and reads the range again (from the next endpoint, or from the
-//!    same once its answers are whole).
+//!    same once its answers are whole). An endpoint that rewrites the lie's `BatchData` to
+//!    carry honest checkpoints is caught the same way: they do not give the event's
+//!    `checkpointsRoot` and `lastBlockHash`.
 //! 6. A gas-price spike that makes the challenge unprofitable: the intent waits (nothing is
 //!    sent) and is re-evaluated every poll until the window closes; a watchtower challenges
 //!    at any price.
@@ -46,7 +48,7 @@ use alloy_rpc_types_eth::{Filter, TransactionReceipt, TransactionRequest};
 use alloy_sol_types::{SolCall, SolEvent};
 use common::attacker::{
     Attacker, BURNER, GWEI, STUFF_GAS, budget_burning_call, front_runner, hide_batch_logs,
-    reorg_dropping, stuff_blocks,
+    launder_batch_data, reorg_dropping, stuff_blocks,
 };
 use common::e2e::{BLOCKS, CHAIN_ID, E2e, Running, dev_key, landed};
 use common::red_team::{RawSender, assert_logs_carry, batch_logs, deploy_decoy, root_of};
@@ -463,6 +465,45 @@ async fn truncated_logs_from_a_lying_endpoint_do_not_hide_a_lie() {
         honest.count("eth_getLogs")
     );
     assert_convicted(&e, "truncated logs (two endpoints)", id, &batch, &intent).await;
+}
+
+/// An endpoint that rewrites the lie's `BatchData` log to carry the honest checkpoints (the
+/// same blocks, so a watcher trusting the log replays them, finds every checkpoint its own and
+/// lets the lie finalize). The contract's `checkpointsRoot` and `lastBlockHash` in
+/// `BatchProposed` are of the checkpoints it received: the laundered ones do not give them, so
+/// the answer is refused, the endpoint distrusted, and the lie read from the other endpoint.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn laundered_checkpoints_from_a_lying_endpoint_do_not_hide_a_lie() {
+    logs();
+    let mut e = E2e::new(60, BLOCK_TIME).await;
+    let liar = RpcProxy::start(&e.node.http_url).await;
+    let honest = RpcProxy::start(&e.node.http_url).await;
+    let mut config = e.config("c", Some(&liar.url));
+    config.l1.as_mut().unwrap().rpc.push(honest.url.clone());
+    let mut daemon = start(&e, &config).await;
+    e.propose(None).await;
+    let batch = build_lie(&mut e, Fault::WrongPostRoot { block: 1 }).await;
+    let lie = batch.call().expect("call");
+    let clean =
+        PlannedBatch { claimed: batch.honest.clone(), ..batch.clone() }.call().expect("call");
+    let laundered =
+        NativeRollup::BatchData { batchId: 2, blocks: lie.blocks, checkpoints: clean.checkpoints };
+    let (filter, rewritten) = launder_batch_data(laundered);
+    liar.set_filter("eth_getLogs", Some(filter));
+    let (id, _) =
+        e.proposer.propose(&e.client, &batch, e.params.proposer_bond).await.expect("propose");
+    assert_eq!(id, 2);
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
+    daemon.shutdown().await;
+    let rewritten = rewritten.load(Ordering::SeqCst);
+    assert!(rewritten >= 1, "the liar served the laundered log");
+    assert!(honest.count("eth_getLogs") > 0, "the range was read again from the other endpoint");
+    println!(
+        "laundering endpoint: {rewritten} rewritten answer(s); {} eth_getLogs on the liar, {} on the honest node",
+        liar.count("eth_getLogs"),
+        honest.count("eth_getLogs")
+    );
+    assert_convicted(&e, "laundered checkpoints (two endpoints)", id, &batch, &intent).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! The red team's attacker: a dev account that signs its own transactions and talks to the
 //! node directly, and the attacks it mounts against an honest challenger (tests/red_team.rs):
-//! a front-runner behind the challenger's RPC endpoint, a log-truncating endpoint, block
+//! a front-runner behind the challenger's RPC endpoint, a log-truncating endpoint, an endpoint
+//! that launders a lie's checkpoints in its `BatchData` log, block
 //! stuffers (gas, and the per-block EXECUTE budget), and a reorg that drops chosen
 //! transactions.
 
@@ -276,6 +277,35 @@ pub fn hide_batch_logs(batch_id: u64, limit: Option<u64>) -> (ResultFilter, Arc<
         changed
     });
     (filter, truncated)
+}
+
+/// A filter for `eth_getLogs` answers that launders batch `data.batchId`: its `BatchData`
+/// log's data is replaced by `data`'s (the same blocks with other checkpoints, e.g. the honest
+/// ones of a lie), so a watcher that trusted the log would replay no lie. The returned counter
+/// is the number of answers rewritten.
+pub fn launder_batch_data(data: NativeRollup::BatchData) -> (ResultFilter, Arc<AtomicU64>) {
+    let rewritten = Arc::new(AtomicU64::new(0));
+    let count = rewritten.clone();
+    let id_topic = B256::from(U256::from(data.batchId));
+    let laundered = format!("0x{}", hex::encode(data.encode_log_data().data));
+    let filter: ResultFilter = Arc::new(move |_request: &Value, result: &mut Value| {
+        let Some(logs) = result.as_array_mut() else { return false };
+        let mut changed = false;
+        for log in logs.iter_mut() {
+            let topic = |i: usize| log.get("topics")?.get(i)?.as_str()?.parse::<B256>().ok();
+            if topic(0) == Some(NativeRollup::BatchData::SIGNATURE_HASH)
+                && topic(1) == Some(id_topic)
+            {
+                log["data"] = Value::String(laundered.clone());
+                changed = true;
+            }
+        }
+        if changed {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+        changed
+    });
+    (filter, rewritten)
 }
 
 // ---------------------------------------------------------------- block stuffing

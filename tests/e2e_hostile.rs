@@ -113,21 +113,31 @@ async fn convicted_after(class: Hostile, must_cut: bool, history: usize) -> Trac
     assert!(gas_used < TX_GAS_CAP && bytes < TX_SIZE_LIMIT, "{gas_used} gas, {bytes} bytes");
     let trace = Trace::decode(&intent.trace).expect("the landed trace decodes");
     let rules = e.proposer.rules().clone();
-    let steps =
-        verify_trace(&rules, batch.honest[0].post_state_root, &trace).expect("trace verifies");
+    // The lie is the block's own checkpoint: the proof is of the block's last segment, from
+    // the state its last cut holds (the block's pre-state when it has none).
+    let cuts = &batch.honest_cuts[1];
+    assert_eq!(cuts, &batch.claimed_cuts[1], "the cuts are honest");
+    let pre = cuts.last().map_or(batch.honest[0].post_state_root, |c| c.state_root);
+    assert_eq!(usize::from(trace.segment.index), cuts.len(), "the block's last segment");
+    let steps = verify_trace(&rules, pre, &trace).expect("trace verifies");
     let skipped = &steps[0].outcome.skipped;
-    let cut = skipped.iter().any(|(_, r)| matches!(r, TxRejection::WitnessBudget { .. }));
+    // The budget either refused a transaction in the proven segment or ended an earlier
+    // segment (a hostile block's transactions take at most one segment's gas in all, so only
+    // the budget can cut it).
+    let cut = !cuts.is_empty()
+        || skipped.iter().any(|(_, r)| matches!(r, TxRejection::WitnessBudget { .. }));
     if must_cut {
         assert!(cut, "the {class} sweep must be cut by the witness budget: {skipped:?}");
     }
     println!(
         "hostile {class}: batch {id} convicted {} L1 blocks after its proposal (window {WINDOW}); \
          challenge {gas_used} L1 gas ({} under 2^24), {bytes} transaction bytes ({} under 128 KiB), \
-         trace {trace_len} bytes ({} under the bound); the hostile transactions {}",
+         trace {trace_len} bytes ({} under the bound), {} segments; the hostile transactions {}",
         block - stored.proposedAt,
         TX_GAS_CAP - gas_used,
         TX_SIZE_LIMIT - bytes,
         bound - trace_len,
+        cuts.len() + 1,
         if cut { "cut by the witness budget" } else { "ran within the budget" },
     );
     daemon.shutdown().await;

@@ -10,9 +10,11 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use alloy_primitives::{B256, keccak256};
-use native_challenger::protocol::batch_tree::{batch_headers, merkle_path, verify_path};
+use native_challenger::protocol::batch_tree::{
+    Leaf, batch_headers, batch_leaves, merkle_path, verify_path,
+};
 use native_challenger::protocol::{
-    BlockInputs, Checkpoint, CheckpointProof, ExecuteCall, L2Header, ProtocolError, Trace,
+    BlockInputs, Checkpoint, CheckpointProof, Cut, ExecuteCall, L2Header, ProtocolError, Trace,
     block_input_ranges, checkpoints_root, execute_gas_cost,
 };
 use serde::de::DeserializeOwned;
@@ -165,30 +167,60 @@ fn execute_gas_cost_cases() {
     }
 }
 
+/// A cut as the vectors list it: with its block's index.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct VectorCut {
+    block_index: usize,
+    end_tx: u32,
+    state_root: B256,
+    gas_used: u64,
+}
+
 /// The batch tree (docs/protocol.md, "Checkpoints"): the headers chained from the base, the
-/// root and the paths the contract checks are those of the independent implementation.
+/// leaves (cuts before their block's header), the root and the paths the contract checks are
+/// those of the independent implementation.
 #[test]
 fn batch_tree() {
     let file = load("batch_tree");
+    let mut with_cuts = 0;
     for case in cases(&file, "valid") {
         let name = &case["name"];
         let base: L2Header = typed(&case["base"]);
         let checkpoints: Vec<Checkpoint> = typed(&case["checkpoints"]);
         let hashes: Vec<B256> = typed(&case["block_hashes"]);
+        let listed: Vec<VectorCut> =
+            if case["cuts"].is_null() { Vec::new() } else { typed(&case["cuts"]) };
+        let mut cuts = vec![Vec::new(); checkpoints.len()];
+        for cut in &listed {
+            let (end_tx, state_root, gas_used) = (cut.end_tx, cut.state_root, cut.gas_used);
+            cuts[cut.block_index].push(Cut { end_tx, state_root, gas_used });
+        }
+        with_cuts += usize::from(!listed.is_empty());
         let headers = batch_headers(&base, &checkpoints);
         let mine: Vec<B256> = headers.iter().map(L2Header::block_hash).collect();
         assert_eq!(mine, hashes, "{name}: block hashes");
+        let expected_leaves: Vec<B256> = typed(&case["leaves"]);
+        let leaves = batch_leaves(&headers, &cuts);
+        let leaf_hashes: Vec<B256> = leaves.iter().map(Leaf::hash).collect();
+        assert_eq!(leaf_hashes, expected_leaves, "{name}: leaves");
         let root: B256 = typed(&case["root"]);
-        assert_eq!(checkpoints_root(&base, &checkpoints), root, "{name}: root");
+        assert_eq!(checkpoints_root(&base, &checkpoints, &cuts), root, "{name}: root");
         for pick in cases(case, "paths") {
             let index = pick["index"].as_u64().expect("index") as usize;
             let path: Vec<B256> = typed(&pick["path"]);
-            assert_eq!(merkle_path(&hashes, index), Some(path.clone()), "{name}: path {index}");
-            assert!(verify_path(root, hashes.len(), index, hashes[index], &path));
-            let proof = CheckpointProof::new(&base, &checkpoints, index).expect("in the batch");
+            assert_eq!(
+                merkle_path(&leaf_hashes, index),
+                Some(path.clone()),
+                "{name}: path {index}"
+            );
+            assert!(verify_path(root, leaves.len(), index, leaf_hashes[index], &path));
+            let proof =
+                CheckpointProof::new(&base, &checkpoints, &cuts, index).expect("in the batch");
             assert_eq!(proof.path, path);
-            assert_eq!(proof.claimed, headers[index]);
-            assert!(proof.verify(root, hashes.len(), index), "{name}: proof {index}");
+            assert_eq!(proof.claimed, leaves[index]);
+            assert!(proof.verify(root, leaves.len()).is_some(), "{name}: proof {index}");
         }
     }
+    assert!(with_cuts >= 2, "the vectors cover batches with cuts");
 }

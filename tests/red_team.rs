@@ -60,6 +60,7 @@ use native_challenger::proposer::driver::{
     DEV_L2_USERS, latest_anchor, open_proposer_over, propose_next, sync_with_tip,
 };
 use native_challenger::proposer::{Fault, PlannedBatch};
+use native_challenger::protocol::batch_tree::leaf_index;
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::send_and_wait;
 use native_challenger::rollup::{GenesisSource, NativeRollup};
@@ -114,9 +115,19 @@ async fn assert_convicted(
     intent: &Intent,
 ) -> TransactionReceipt {
     let index = batch.first_lie().expect("the batch lies");
-    let honest_root = batch.honest[index].post_state_root;
+    // The block's first wrong leaf: a cut, or the block's own checkpoint.
+    let (honest_cuts, claimed_cuts) = (&batch.honest_cuts[index], &batch.claimed_cuts[index]);
+    let segment = (0..claimed_cuts.len())
+        .find(|&k| honest_cuts.get(k) != claimed_cuts.get(k))
+        .unwrap_or(claimed_cuts.len());
+    let honest_root = match honest_cuts.get(segment) {
+        Some(cut) => cut.state_root,
+        None => batch.honest[index].post_state_root,
+    };
+    let leaf = leaf_index(&batch.claimed_cuts, index, segment);
     assert_eq!(intent.batch_id, id);
     assert_eq!(intent.block_index as usize, index, "the first wrong block is proven");
+    assert_eq!(intent.leaf_index as usize, leaf, "at its first wrong leaf");
     assert_eq!(intent.post_state_root, honest_root, "with its honest post-state root");
     assert_eq!(intent.checkpoints_root, root_of(e.proposer.store(), batch), "of this proposal");
     let Stage::Landed { tx, block, gas_used } = intent.stage.clone() else {
@@ -139,7 +150,7 @@ async fn assert_convicted(
         .find_map(|log| NativeRollup::ProposerConvicted::decode_log_data(log.data()).ok())
         .expect("a ProposerConvicted log");
     assert_eq!(convicted.batchId, id);
-    assert_eq!(convicted.blockIndex, U256::from(index));
+    assert_eq!(convicted.leafIndex, U256::from(leaf));
     assert_eq!(convicted.challenger, challenger(e), "convicted by the honest challenger");
     assert_eq!(convicted.correctStateRoot, honest_root);
     let sent = provider.get_transaction_by_hash(tx).await.expect("tx").expect("known");
@@ -172,6 +183,39 @@ fn position(receipt: &TransactionReceipt) -> (u64, u64) {
 
 // ------------------------------------------------------------------ 0. a long batch
 
+/// A lie inside a full-size block (protocol v3, docs/protocol.md "Segments"): block 1 of the
+/// batch uses its whole 30M gas (a 24 KiB deployment and gas burners), far more than one L1
+/// transaction could re-execute, and the proposer claims a wrong state after its fourth
+/// segment while the block's own checkpoint is right. The daemon finds the wrong cut, proves
+/// that one segment from the cut before it, and convicts within the window; the challenge is
+/// charged one segment's 7M gas, not the block's 30M.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_inside_a_full_block_is_convicted_by_one_segment() {
+    logs();
+    let mut e = E2e::new(60, BLOCK_TIME).await;
+    assert_eq!(e.params.max_l2_gas_limit, 30_000_000, "real-size blocks by default");
+    let config = e.config("c", None);
+    let mut daemon = start(&e, &config).await;
+    let (id, batch) = e.propose(Some(Fault::WrongCut { block: 1 })).await;
+    let cuts = &batch.honest_cuts[1];
+    assert_eq!(cuts.len(), 4, "the full block runs as five segments");
+    assert_eq!(batch.claimed[1], batch.honest[1], "the block's own checkpoint is right");
+    assert_ne!(batch.claimed_cuts[1][3], cuts[3], "its last cut is the lie");
+    let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
+    daemon.shutdown().await;
+    assert!(intent.proof.claimed.cut && intent.proof.prev.cut, "a cut proven from a cut");
+    let trace = native_challenger::protocol::Trace::decode(&intent.trace).expect("trace");
+    assert_eq!(trace.segment.index, 3, "the fourth segment");
+    assert_eq!(trace.segment.start_tx, cuts[2].end_tx);
+    assert_eq!(trace.segment.gas_before, cuts[2].gas_used);
+    assert_eq!(trace.segment.end_tx, cuts[3].end_tx);
+    let charge = native_challenger::protocol::execute_gas_cost(&intent.trace).expect("charge");
+    let txs = batch.blocks[1].transactions.len() as u64;
+    assert_eq!(charge, 100_000 + 7_000_000 + 5_000 * txs + 4 * intent.trace.len() as u64);
+    let receipt = assert_convicted(&e, "inside a full block", id, &batch, &intent).await;
+    assert!(receipt.gas_used < 1 << 24, "{} gas", receipt.gas_used);
+}
+
 /// A lie in the last block of a batch as long as the contract allows (64 blocks), where the
 /// old challenge had to carry all 64 checkpoints back: the daemon locates the block by its
 /// header, its parent's header and a 6-word path to the batch's `checkpointsRoot`, and the
@@ -196,6 +240,7 @@ async fn a_lie_in_the_last_block_of_a_full_batch_is_convicted() {
     let intent = landed_for(&mut daemon, id, root_of(e.proposer.store(), &batch)).await;
     daemon.shutdown().await;
     assert_eq!(intent.proof.path.len(), 6, "⌈log2 64⌉ siblings");
+    assert_eq!(intent.proof.prev_path.len(), 6, "and as many for the leaf before it");
     let receipt = assert_convicted(&e, "last block of 64", id, &batch, &intent).await;
     let sent = e
         .client
@@ -207,8 +252,8 @@ async fn a_lie_in_the_last_block_of_a_full_batch_is_convicted() {
     let padded_trace = intent.trace.len().div_ceil(32) * 32;
     assert_eq!(
         sent.input().len(),
-        4 + 17 * 32 + (32 + 6 * 32) + (32 + padded_trace),
-        "selector, head (two 5-word headers inline), the path and the trace: no checkpoints"
+        4 + 24 * 32 + 2 * (32 + 6 * 32) + (32 + padded_trace),
+        "selector, head (two 8-word leaves inline), two paths and the trace: no checkpoints"
     );
 }
 
@@ -486,8 +531,12 @@ async fn laundered_checkpoints_from_a_lying_endpoint_do_not_hide_a_lie() {
     let lie = batch.call().expect("call");
     let clean =
         PlannedBatch { claimed: batch.honest.clone(), ..batch.clone() }.call().expect("call");
-    let laundered =
-        NativeRollup::BatchData { batchId: 2, blocks: lie.blocks, checkpoints: clean.checkpoints };
+    let laundered = NativeRollup::BatchData {
+        batchId: 2,
+        blocks: lie.blocks,
+        checkpoints: clean.checkpoints,
+        cuts: clean.cuts,
+    };
     let (filter, rewritten) = launder_batch_data(laundered);
     liar.set_filter("eth_getLogs", Some(filter));
     let (id, _) =

@@ -54,7 +54,8 @@ async fn a_challenge_of_an_honest_batch_fails() {
     assert!(none.is_none());
     // Forge a "proof" from a lying copy of the same blocks: same trace, a different claim.
     let mut lying = batch.clone();
-    lying.claimed = Fault::WrongPostRoot { block: 1 }.claim(&batch.honest, B256::ZERO);
+    (lying.claimed, lying.claimed_cuts) =
+        Fault::WrongPostRoot { block: 1 }.claim(&batch.honest, &batch.honest_cuts, B256::ZERO);
     let mut twin = env.replica_from_genesis();
     let proof = twin.follow(&lying, id).expect("differs from the lying copy");
     let challenger = env.challenger.clone();
@@ -70,7 +71,13 @@ async fn a_challenge_of_an_honest_batch_fails() {
     ));
     // Located in the real batch, the "proof" restates the proposer's own claim.
     let echo = ChallengeArgs {
-        proof: CheckpointProof::new(&twin.header(0), &batch.claimed, 1).expect("block 1"),
+        proof: CheckpointProof::new(
+            &twin.header(0),
+            &batch.claimed,
+            &batch.claimed_cuts,
+            proof.proof.index,
+        )
+        .expect("block 1's leaf"),
         salt: B256::repeat_byte(2),
         ..proof.clone()
     };
@@ -96,7 +103,7 @@ async fn a_bad_witness_fails_and_leaves_the_batch_intact() {
     let challenger = env.challenger.clone();
     // A failed reveal leaves its commitment open, locking one bond each: bond for all.
     challenger
-        .deposit_challenger_bond(env.params.challenger_bond * U256::from(8))
+        .deposit_challenger_bond(env.params.challenger_bond * U256::from(9))
         .await
         .expect("bond");
     let trace = Trace::decode(&proof.trace).expect("trace");
@@ -137,9 +144,15 @@ async fn a_bad_witness_fails_and_leaves_the_batch_intact() {
         refused(env.commit_and_challenge(&challenger, &other_parent).await),
         NativeRollupErrors::TraceWrongParent(_)
     ));
+    // The trace must run the segment the leaf before the claim ends at.
+    let other_segment = tampered(&|t| t.segment.start_tx += 1, 8);
+    assert!(matches!(
+        refused(env.commit_and_challenge(&challenger, &other_segment).await),
+        NativeRollupErrors::TraceWrongSegment(_)
+    ));
     // The pre-state comes from the parent header, which must be the one the block names.
     let mut other_pre = ChallengeArgs { salt: B256::repeat_byte(5), ..proof.clone() };
-    other_pre.proof.parent.state_root = B256::repeat_byte(0xee);
+    other_pre.proof.prev.state_root = B256::repeat_byte(0xee);
     assert!(matches!(
         refused(env.commit_and_challenge(&challenger, &other_pre).await),
         NativeRollupErrors::WrongParentHeader(_)
@@ -151,7 +164,8 @@ async fn a_bad_witness_fails_and_leaves_the_batch_intact() {
         refused(env.commit_and_challenge(&challenger, &longer).await),
         NativeRollupErrors::CheckpointNotInBatch(_)
     ));
-    let moved = ChallengeArgs { block_index: 1, salt: B256::repeat_byte(7), ..proof.clone() };
+    let mut moved = ChallengeArgs { salt: B256::repeat_byte(7), ..proof.clone() };
+    moved.proof.index += 1;
     assert!(matches!(
         refused(env.commit_and_challenge(&challenger, &moved).await),
         NativeRollupErrors::CheckpointNotInBatch(_)

@@ -10,6 +10,7 @@ use alloy_primitives::{B256, U256};
 use alloy_sol_types::{SolCall, SolEvent};
 use common::rollup::{RollupEnv, fee};
 use native_challenger::proposer::{Fault, WorkloadSpec};
+use native_challenger::protocol::CheckpointProof;
 use native_challenger::rollup::{
     BatchStatus, ChallengeArgs, NativeRollup, NativeRollupErrors, RollupError,
 };
@@ -94,7 +95,8 @@ async fn convicts(fault: Fault, blocks: usize) {
     assert!(none.is_none());
     let (id, batch, proof) = env.propose(blocks, Some(fault)).await;
     let proof = proof.expect("the replica finds the lie");
-    assert_eq!(proof.block_index as usize, fault.block(), "first divergent block is the lie");
+    let lied = &batch.blocks[fault.block()];
+    assert_eq!(proof.proof.claimed.number, lied.number, "first divergent block is the lie");
     assert_eq!(batch.first_lie(), Some(fault.block()));
     let challenger = env.challenger.clone();
     env.bond(&challenger).await;
@@ -164,20 +166,22 @@ async fn a_lie_deep_in_a_long_batch_is_located_by_its_path() {
     let (id, batch, proof) = env.propose(13, Some(Fault::WrongPostRoot { block: 12 })).await;
     let proof = proof.expect("lie found");
     assert_ne!(id, short_id);
-    assert_eq!(proof.block_index, 12);
+    assert_eq!(proof.proof.claimed.number, batch.blocks[12].number);
+    assert!(!proof.proof.claimed.cut, "the lie is block 12's own checkpoint");
     assert_eq!(proof.proof.path.len(), 4, "⌈log2 13⌉ levels");
     assert_eq!(&proof.proof.path[..2], &[B256::ZERO, B256::ZERO], "the odd levels' pads");
     assert_eq!(proof.proof.claimed.state_root, batch.claimed[12].post_state_root);
-    assert_eq!(proof.proof.parent.state_root, batch.honest[11].post_state_root);
+    assert_eq!(proof.proof.prev.state_root, batch.honest[11].post_state_root);
     let outside_trace = |args: &ChallengeArgs| args.call().abi_encode().len() - args.trace.len();
     let padding = |args: &ChallengeArgs| (32 - args.trace.len() % 32) % 32;
     assert_eq!(
         outside_trace(&proof) - padding(&proof),
-        outside_trace(&short) - padding(&short) + 4 * 32,
-        "the batch's length costs the challenge its path, nothing more"
+        outside_trace(&short) - padding(&short) + 2 * 4 * 32,
+        "the batch's length costs the challenge its two paths, nothing more"
     );
     // Block 11's position with block 12's header is not in the batch.
-    let moved = ChallengeArgs { block_index: 11, salt: B256::repeat_byte(3), ..proof.clone() };
+    let moved_proof = CheckpointProof { index: proof.proof.index - 1, ..proof.proof.clone() };
+    let moved = ChallengeArgs { proof: moved_proof, salt: B256::repeat_byte(3), ..proof.clone() };
     env.bond(&challenger).await;
     match env.commit_and_challenge(&challenger, &moved).await {
         Err(RollupError::Contract(NativeRollupErrors::CheckpointNotInBatch(_))) => {}
@@ -284,7 +288,7 @@ async fn l1_gas_of_proposals_and_challenges() {
              challenge of block {} (trace {} bytes, EXECUTE charge {charge}): {} gas",
             receipt.gas_used,
             commit.gas_used,
-            proof.block_index,
+            proof.proof.index,
             proof.trace.len(),
             reveal.gas_used
         );

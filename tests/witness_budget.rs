@@ -1,7 +1,8 @@
-//! Protocol v2's witness budget against hostile blocks, without L1: for each class of
-//! witness-heavy workload, the recorded trace stays under the bound, the meter's count is the
+//! The witness budget against hostile blocks, without L1: for each class of witness-heavy
+//! workload, every segment's recorded trace stays under the bound, the meter's count is the
 //! trace's exact length, the stateless verifier (EXECUTE's code) reaches the same post-state
-//! and skips the same transactions, and so does stateful replay.
+//! and skips the same transactions, and so does stateful replay (protocol v2's budget, per
+//! segment since v3: docs/protocol.md, "Segments").
 // Test code may unwrap and expect (clippy.toml allows it in #[test] functions only; the
 // helpers here panic into a failed test too).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -9,24 +10,21 @@
 mod common;
 
 use alloy_primitives::{Address, Bytes, TxKind, U256, keccak256};
+use common::segments::{Checked, MAX_CROSSING_ITEM, check_segments};
 use common::{CHAIN_ID, TestChain};
 use native_challenger::execute_local::block::TxRejection;
-use native_challenger::execute_local::execute::{record_trace, verify_trace};
+use native_challenger::execute_local::execute::record_trace;
 use native_challenger::execute_local::l2::L2Block;
 use native_challenger::execute_local::meter::TRACE_BUDGET;
 use native_challenger::execute_local::replay::execute_on_store;
 use native_challenger::proposer::hostile::{
-    ACCOUNT_SWEEPER, BLOCKHASH_READER, CODE_SWEEPER, Hostile, MAX_CODE_SIZE, SLOT_SWEEPER,
-    garbage_txs, genesis_accounts, invalid_signature_txs, minimal_signed_tx,
+    ACCOUNT_SWEEPER, BLOCKHASH_READER, CODE_SWEEPER, Hostile, SLOT_SWEEPER, garbage_txs,
+    genesis_accounts, invalid_signature_txs, minimal_signed_tx,
 };
 use native_challenger::protocol::{
-    BLOCK_INPUTS_FIXED_LEN, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, Trace,
+    BLOCK_INPUTS_FIXED_LEN, MAX_BLOCK_INPUT_BYTES, MAX_TXS_PER_BLOCK, SEGMENT_GAS,
 };
 use proptest::prelude::*;
-
-/// Largest item that can cross the budget: a code of the fork's maximum size (EIP-170's
-/// 24,576 bytes under Osaka) with its 4-byte length.
-const MAX_CROSSING_ITEM: u64 = MAX_CODE_SIZE as u64 + 4;
 
 /// A test chain whose genesis holds `background` accounts and the hostile workloads'
 /// contracts (the dev genesis carries the same).
@@ -34,40 +32,13 @@ fn chain_with(background: u64) -> TestChain {
     TestChain::with_background_and(background, genesis_accounts())
 }
 
-struct Checked {
-    trace_len: u64,
-    skipped: Vec<(usize, TxRejection)>,
-}
-
-/// Records the block's trace and checks everything the budget promises; returns what happened.
+/// Checks each of the block's segments ([`check_segments`]) and returns what happened.
 fn check_block(chain: &TestChain, block: &L2Block) -> Checked {
-    let (trace, steps) =
-        record_trace(&chain.store, &chain.rules, std::slice::from_ref(block)).expect("trace");
-    let encoded = trace.encode().expect("encode");
-    let trace_len = encoded.len() as u64;
-    let step = steps.last().expect("one step");
-    let meter = step.meter.expect("the L2 meters every chunk");
-    assert_eq!(meter.trace_bytes, trace_len, "the meter counts the trace's exact length");
-    assert!(
-        trace_len <= TRACE_BUDGET + MAX_CROSSING_ITEM,
-        "trace of {trace_len} bytes is over the bound {}",
-        TRACE_BUDGET + MAX_CROSSING_ITEM
-    );
-
-    // EXECUTE's code, from the trace alone, takes the same decisions.
-    let decoded = Trace::decode(&encoded).expect("decode");
-    let verified = verify_trace(&chain.rules, chain.head().state_root, &decoded).expect("verifies");
-    let v = verified.last().expect("one step");
-    assert_eq!(v.post_state_root, step.post_state_root);
-    assert_eq!(v.outcome.gas_used, step.outcome.gas_used);
-    assert_eq!(v.outcome.skipped, step.outcome.skipped);
-
-    // So does stateful replay, which the watcher and the proposer run.
-    let replayed = execute_on_store(&chain.store, &chain.rules, block).expect("replay");
-    assert_eq!(replayed.post_state_root, step.post_state_root);
-    assert_eq!(replayed.outcome.skipped, step.outcome.skipped);
-    Checked { trace_len, skipped: step.outcome.skipped.clone() }
+    check_segments(chain, block)
 }
+
+/// Gas of a sweep: as much as one transaction may have, beside a transfer in its segment.
+const SWEEP_GAS: u64 = SEGMENT_GAS - 100_000;
 
 fn is_budget(rejection: &TxRejection) -> bool {
     matches!(rejection, TxRejection::WitnessBudget { .. })
@@ -77,13 +48,17 @@ fn is_budget(rejection: &TxRejection) -> bool {
 fn cold_account_sweep_is_cut_at_the_budget() {
     let mut chain = chain_with(20_000);
     let before = chain.transfer(0, Address::repeat_byte(0xb1), 1);
-    let attack = chain.tx(1, TxKind::Call(ACCOUNT_SWEEPER), U256::ZERO, Bytes::new(), 16_000_000);
+    let attack = chain.tx(1, TxKind::Call(ACCOUNT_SWEEPER), U256::ZERO, Bytes::new(), SWEEP_GAS);
     let after = chain.transfer(2, Address::repeat_byte(0xb2), 1);
     let block = chain.block(1, vec![before, attack, after]);
     let checked = check_block(&chain, &block);
+    // The sweep ends the first segment (it had run the transfer), is refused alone in the
+    // second, and the transfer after it runs in a third, with a budget of its own.
     let indices: Vec<usize> = checked.skipped.iter().map(|(i, _)| *i).collect();
-    assert_eq!(indices, vec![1, 2], "{:?}", checked.skipped);
+    assert_eq!(indices, vec![1], "{:?}", checked.skipped);
     assert!(checked.skipped.iter().all(|(_, r)| is_budget(r)));
+    let ends: Vec<u32> = checked.segments.iter().map(|(_, end)| *end).collect();
+    assert_eq!(ends, vec![1, 2, 3], "three segments");
     assert!(checked.trace_len > TRACE_BUDGET, "the crossing node is in the trace");
     println!("cold-account sweep: trace {} bytes", checked.trace_len);
 }
@@ -91,7 +66,7 @@ fn cold_account_sweep_is_cut_at_the_budget() {
 #[test]
 fn large_code_sweep_is_cut_at_the_budget() {
     let mut chain = chain_with(0);
-    let attack = chain.tx(1, TxKind::Call(CODE_SWEEPER), U256::ZERO, Bytes::new(), 16_000_000);
+    let attack = chain.tx(1, TxKind::Call(CODE_SWEEPER), U256::ZERO, Bytes::new(), SWEEP_GAS);
     let block = chain.block(1, vec![attack]);
     let checked = check_block(&chain, &block);
     assert!(
@@ -105,14 +80,17 @@ fn large_code_sweep_is_cut_at_the_budget() {
 #[test]
 fn deletions_are_reserved_before_they_collapse() {
     let mut chain = chain_with(0);
-    // Block 1 fills 600 slots; block 2 deletes them all in one transaction (a reserve of
-    // 600 × 536 bytes, far over the budget, though the siblings actually resolved are fewer).
-    let fill = chain.write_slots(0, 1_000, 600, 7);
-    let block = chain.block(1, vec![fill]);
+    // Block 1 fills 600 slots (three transactions of 200: one transaction may have at most
+    // one segment's 7M gas); block 2 deletes 250 of them in one transaction (a reserve of
+    // 250 × 536 bytes, over the budget, though the siblings actually resolved are fewer).
+    let fill: Vec<Bytes> =
+        (0..3).map(|i| chain.write_slots(i, 1_000 + 200 * i as u64, 200, 7)).collect();
+    let block = chain.block(1, fill);
     let checked = check_block(&chain, &block);
     assert!(checked.skipped.is_empty(), "{:?}", checked.skipped);
+    assert_eq!(checked.segments.len(), 3, "one filling transaction per segment");
     chain.apply(&block);
-    let delete = chain.write_slots(0, 1_000, 600, 0);
+    let delete = chain.write_slots(0, 1_000, 250, 0);
     let block = chain.block(2, vec![delete]);
     let checked = check_block(&chain, &block);
     assert!(
@@ -248,7 +226,8 @@ fn an_empty_blocks_trace_is_the_system_part() {
     let block = chain.block(1, vec![]);
     let checked = check_block(&chain, &block);
     let inputs = block.inputs.encoded_len() as u64;
-    let system = checked.trace_len - 217 - inputs;
+    // Framing 71 (with the segment fields), the parent header 160, the inputs' length 4.
+    let system = checked.trace_len - 235 - inputs;
     println!(
         "empty block on a 20,000-account state: trace {} bytes, system part {system}",
         checked.trace_len

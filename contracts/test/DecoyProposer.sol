@@ -19,6 +19,14 @@ contract DecoyProposer {
         uint256 gasUsed;
     }
 
+    /// Same field types as `NativeRollup.Cut`.
+    struct Cut {
+        uint256 blockIndex;
+        uint256 endTx;
+        bytes32 stateRoot;
+        uint256 gasUsed;
+    }
+
     /// The call `propose` makes (in an EOA's own storage when this is its 7702 delegate).
     address public stagedTarget;
     bytes public stagedData;
@@ -31,7 +39,7 @@ contract DecoyProposer {
 
     /// The rollup's `propose` selector. Ignores its arguments: calls the staged target with the
     /// staged data and `msg.value`, and returns what it returned or bubbles up its revert.
-    function propose(uint64, uint64, bytes[] calldata, Checkpoint[] calldata) external payable {
+    function propose(uint64, uint64, bytes[] calldata, Checkpoint[] calldata, Cut[] calldata) external payable {
         bytes memory out = _call(stagedTarget, stagedData, msg.value);
         assembly {
             return(add(out, 32), mload(out))

@@ -48,6 +48,10 @@ pub enum ChallengeWorkload {
     /// The mixed workload (transfers, ERC-20 transfers, deployments, storage churn) filling
     /// the block's gas limit, with a wrong post-state root.
     Typical,
+    /// A full block ([`crate::proposer::full`]: a 24 KiB deployment and gas burners using its
+    /// whole gas limit, five segments at 30M) with a wrong state root in its last cut: the
+    /// challenge proves one segment.
+    FullBlock,
     /// A hostile class with a wrong post-state root.
     Hostile(Hostile),
 }
@@ -55,12 +59,16 @@ pub enum ChallengeWorkload {
 impl ChallengeWorkload {
     /// The typical block, then every hostile class.
     pub fn all() -> Vec<Self> {
-        std::iter::once(Self::Typical).chain(Hostile::ALL.into_iter().map(Self::Hostile)).collect()
+        [Self::Typical, Self::FullBlock]
+            .into_iter()
+            .chain(Hostile::ALL.into_iter().map(Self::Hostile))
+            .collect()
     }
 
     pub fn name(&self) -> String {
         match self {
             Self::Typical => "typical (mixed workload)".to_string(),
+            Self::FullBlock => "full block, lie in a cut (one segment proven)".to_string(),
             Self::Hostile(class) => format!("hostile-{}", class.name()),
         }
     }
@@ -68,6 +76,7 @@ impl ChallengeWorkload {
     fn fault(&self) -> Fault {
         match self {
             Self::Typical => Fault::WrongPostRoot { block: 1 },
+            Self::FullBlock => Fault::WrongCut { block: 1 },
             Self::Hostile(class) => Fault::Hostile { block: 1, class: *class },
         }
     }
@@ -279,14 +288,15 @@ pub fn section(rows: &[ChallengeRow]) -> String {
          rollup deployed over the dev genesis with the hostile contracts and {BACKGROUND_ACCOUNTS} \
          background accounts (a genesis file), the real daemon (watcher, submitter, commit and \
          reveal, 1 confirmation), and one two-block batch whose block 1 holds the workload and \
-         a wrong post-state root. The BLOCKHASH class runs after {HISTORY_BLOCKS} empty L2 blocks. \
-         L2 gas is what the lying block used of its gas limit (the chunk the challenge \
-         re-executes); L1 gas is the landed reveal's receipt, EXECUTE's charge included; bytes \
+         a wrong post-state root (the full block: a wrong state after its fourth of five \
+         segments). The BLOCKHASH class runs after {HISTORY_BLOCKS} empty L2 blocks. \
+         L2 gas is what the lying block used of its gas limit; the challenge re-executes one \
+         segment of it (at most 7M gas, docs/protocol.md \"Segments\"); L1 gas is the landed reveal's receipt, EXECUTE's charge included; bytes \
          are the signed reveal's. Times run from the proposal's receipt to the daemon's report of \
          the challenge self-checked and planned, after which it broadcasts the commitment at \
          once (\"Challenger latency\" above times the broadcast itself, a few milliseconds \
          later), and to the reveal's receipt (the conviction). The trace \
-         bound is protocol v2's {TRACE_BOUND} bytes (docs/protocol.md, \"Witness budget\").\n\n\
+         bound is the witness budget's {TRACE_BOUND} bytes per segment (docs/protocol.md, \"Witness budget\").\n\n\
          | workload | L2 txs | L2 gas used / limit | trace bytes (margin to the bound) | challenge tx bytes | fits 128 KiB | challenge L1 gas | fits 2^24 | proposal to challenge planned and sent (s) | to conviction (s) | L1 blocks to conviction (window {WINDOW}) |\n\
          |---|---:|---:|---:|---:|---|---:|---|---:|---:|---:|\n",
         BLOCK_TIME.as_millis(),

@@ -1,17 +1,19 @@
-//! Bisect: whether the challenge of the first wrong block fits one L1 transaction.
+//! Bisect: whether the challenge of the first wrong leaf fits one L1 transaction.
 //!
-//! Pure functions, no I/O. The first divergent block is found where the checkpoints are made:
-//! the watcher's replay (`watcher::replay`) executes a batch block by block and stops at the
-//! first block whose claimed checkpoint is not its own, recording that block's trace. Input
-//! here: the sizes of that block's challenge (trace bytes, calldata, EXECUTE charge). Output: a
+//! Pure functions, no I/O. The first divergence is found where the checkpoints are made: the
+//! watcher's replay (`watcher::replay`) executes a batch block by block, each block segment by
+//! segment (docs/protocol.md, "Segments"), and stops at the first leaf of the batch's tree (a
+//! cut inside a block, or a block's own checkpoint) whose claim is not its own, recording the
+//! trace of that one segment. That segment is the smallest chunk the protocol can prove: the
+//! STF fixes segment boundaries, so the chunk is at most `SEGMENT_GAS` of transactions and one
+//! segment's witness, whatever the block's gas limit or the batch's length. Input here: the
+//! sizes of that segment's challenge (trace bytes, calldata, EXECUTE charge). Output: a
 //! [`ChunkPlan`] or a [`NoFit`] alarm carrying every number that decided it.
 //!
-//! Checkpoints are per block and the rollup contract proves one block per challenge, so the
-//! smallest chunk around the first divergence is that block: the plan is about whether it fits
-//! the budgets (docs/protocol.md, "Challenge rule", 4): the EXECUTE charge within the L1
-//! block's EXECUTE budget, the whole transaction within the EIP-7825 cap of 2^24 gas with
-//! calldata priced by EIP-7623 (the floor of 10 gas per token applies when it is higher), and
-//! the signed transaction within the mempool's size limit.
+//! The plan checks the budgets (docs/protocol.md, "Challenge rule", 4): the EXECUTE charge
+//! within the L1 block's EXECUTE budget, the whole transaction within the EIP-7825 cap of 2^24
+//! gas with calldata priced by EIP-7623 (the floor of 10 gas per token applies when it is
+//! higher), and the signed transaction within the mempool's size limit.
 
 /// EIP-7825: the most gas one transaction may use.
 pub const TX_GAS_CAP: u64 = 1 << 24;

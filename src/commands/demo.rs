@@ -35,6 +35,11 @@ pub struct DemoArgs {
     /// Seed of the random lie (default: random).
     #[arg(long)]
     seed: Option<u64>,
+    /// The lie to tell instead of a random one, as `<kind>@<block index>` (e.g. `wrong-cut@1`:
+    /// a full-size block of several segments, lying in its last cut); the seed still picks
+    /// the batch.
+    #[arg(long)]
+    lie: Option<Fault>,
     /// Dev L1 block time in milliseconds.
     #[arg(long, default_value_t = 500)]
     block_time_ms: u64,
@@ -68,12 +73,13 @@ fn pick_lie(args: &DemoArgs, seed: u64) -> (u64, Fault) {
         Fault::InvalidTx { block },
         Fault::Hostile { block, class: Hostile::Codes },
         Fault::Hostile { block, class: Hostile::Garbage },
+        Fault::WrongCut { block },
     ];
     if args.blocks >= 2 {
         kinds.push(Fault::WrongIntermediate { block: block.min(args.blocks - 2) });
     }
     let kind = kinds[rng.random_range(0..kinds.len())];
-    (batch, kind)
+    (batch, args.lie.unwrap_or(kind))
 }
 
 async fn demo(args: DemoArgs) -> Result<()> {
@@ -160,7 +166,8 @@ fn daemon_config(url: &str, rollup: alloy_primitives::Address, dir: &std::path::
 /// What the demo saw of the conviction.
 #[derive(Default)]
 struct Seen {
-    lie: Option<(u64, usize, usize, usize)>,
+    /// Batch, block index, segment, witness bytes, trace bytes.
+    lie: Option<(u64, usize, u16, usize, usize)>,
     landed: Option<(u64, u64)>,
     wrong_finalized: bool,
 }
@@ -175,7 +182,7 @@ fn absorb(events: &mut mpsc::UnboundedReceiver<Event>, seen: &mut Seen) {
                         + t.witness.headers.len() * 160;
                     (w, lie.trace.len())
                 });
-                seen.lie = Some((lie.batch_id, lie.index, witness, trace));
+                seen.lie = Some((lie.batch_id, lie.index, lie.segment, witness, trace));
             }
             Event::Finding(Finding::Finalized { wrong: true, .. }) => seen.wrong_finalized = true,
             Event::Intent(intent) => {
@@ -243,10 +250,10 @@ async fn drive(
         absorb(events, &mut seen);
     }
     let seconds = sent_at.elapsed().as_secs_f64();
-    let (batch, index, witness, trace) = seen.lie.context("a conviction without a lie")?;
+    let (batch, index, segment, witness, trace) = seen.lie.context("a conviction without a lie")?;
     let (l1_block, l1_gas) = seen.landed.unwrap_or_default();
     println!(
-        "CONVICTED batch {batch}: first wrong checkpoint at block index {index} (chunk: 1 block), witness {witness} bytes (trace {trace}), challenge {l1_gas} L1 gas in L1 block {l1_block}, {seconds:.1} s from proposal to conviction"
+        "CONVICTED batch {batch}: first wrong checkpoint at block index {index}, segment {segment} (chunk: that one segment), witness {witness} bytes (trace {trace}), challenge {l1_gas} L1 gas in L1 block {l1_block}, {seconds:.1} s from proposal to conviction"
     );
     // The proposer re-proposes the honest work the conviction invalidated.
     let replaced = args.batches - lie_ordinal + 1;

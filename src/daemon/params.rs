@@ -108,12 +108,13 @@ impl Timing {
         self.window.saturating_sub(self.needed())
     }
 
-    /// The largest EXECUTE charge of a one-block challenge the contract can make necessary:
-    /// a block at `MAX_L2_GAS_LIMIT` with a trace as large as the transaction may be.
+    /// The largest EXECUTE charge of a challenge the contract can make necessary: a segment
+    /// of a block at `MAX_L2_GAS_LIMIT` (charged at most `SEGMENT_GAS`) with a trace as large
+    /// as the transaction may be.
     pub fn worst_execute_charge(&self) -> u64 {
         let trace = u64::try_from(self.budgets.max_tx_size).unwrap_or(u64::MAX);
         EXECUTE_BASE_GAS
-            .saturating_add(self.max_l2_gas_limit)
+            .saturating_add(self.max_l2_gas_limit.min(crate::protocol::SEGMENT_GAS))
             .saturating_add(u64::from(MAX_TXS_PER_BLOCK) * EXECUTE_GAS_PER_TX)
             .saturating_add(trace.saturating_mul(EXECUTE_GAS_PER_TRACE_BYTE))
     }
@@ -208,15 +209,23 @@ mod tests {
     }
 
     #[test]
-    fn a_block_gas_limit_whose_challenge_cannot_fit_is_refused() {
+    fn a_block_gas_limit_is_charged_one_segment_and_a_tight_cap_is_refused() {
         // 100,000 + 1M + 5,000 x 1,024 transactions + 4 x 131,072: well inside 2^24 and the
         // 2 x 2^24 EXECUTE budget.
         assert_eq!(timing(50_400).worst_execute_charge(), 6_744_288);
-        let huge = Timing { max_l2_gas_limit: 14_000_000, ..timing(50_400) };
-        match huge.check() {
+        // A 30M block is charged one segment's 7M, whatever its gas limit.
+        let full = Timing { max_l2_gas_limit: 30_000_000, ..timing(50_400) };
+        assert_eq!(full.worst_execute_charge(), 12_744_288);
+        let larger = Timing { max_l2_gas_limit: 200_000_000, ..timing(50_400) };
+        assert_eq!(larger.worst_execute_charge(), 12_744_288);
+        assert!(full.check().is_ok());
+        // A per-transaction cap below what a segment's challenge needs is refused.
+        let tight =
+            Timing { budgets: Budgets { tx_gas_cap: 12_000_000, ..Budgets::default() }, ..full };
+        match tight.check() {
             Err(ParamError::ExecuteBudget { charge, limit, .. }) => {
-                assert_eq!(charge, 19_744_288);
-                assert_eq!(limit, 1 << 24);
+                assert_eq!(charge, 12_744_288);
+                assert_eq!(limit, 12_000_000);
             }
             other => panic!("expected the budget refusal, got {other:?}"),
         }

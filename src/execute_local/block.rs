@@ -97,8 +97,12 @@ pub enum TxRejection {
     Invalid { reason: String },
     /// The chunk's witness budget (docs/protocol.md, "Witness budget") was spent before the
     /// transaction started, or would be passed by one of its reads.
-    #[error("the chunk's trace would hold {charged} bytes, over its budget of {budget}")]
+    #[error("the segment's trace would hold {charged} bytes, over its budget of {budget}")]
     WitnessBudget { charged: u64, budget: u64 },
+    /// The transaction's gas limit is over what its segment has left ([`crate::execute_local::chain::SEGMENT_GAS`]
+    /// is also the per-transaction cap), in a segment that cannot end before it.
+    #[error("gas limit {gas_limit} is over the {room} gas its segment has left")]
+    SegmentGas { gas_limit: u64, room: u64 },
 }
 
 /// What to do with a transaction that the fork's rules reject.
@@ -140,9 +144,20 @@ pub enum ExecError {
     /// budget").
     #[error("a chunk under a witness budget holds one block, not {blocks}")]
     ChunkTooLong { blocks: usize },
+    /// A segment that cannot start where it was asked to (docs/protocol.md, "Segments").
+    #[error(
+        "segment {} cannot start at transaction {} after {} gas (block of {tx_count} transactions, at most {max_segments} segments)",
+        start.index, start.start_tx, start.gas_before
+    )]
+    BadSegmentStart { start: Box<SegmentStart>, tx_count: usize, max_segments: u16 },
+    /// The block's segment ended before its last transaction where a whole block was asked for.
+    #[error("the segment ends at transaction {end_tx} of {tx_count}, before the end of the block")]
+    SegmentEndsEarly { end_tx: u32, tx_count: usize },
 }
 
-/// Executes one block on `state`. See the module documentation.
+/// Executes one block on `state`, whole: one segment from its start to its end. On chains
+/// whose blocks have more than one segment, a block that needs more is an error
+/// ([`ExecError::SegmentEndsEarly`]); run it with [`execute_segment`] instead.
 pub fn execute_block<DB>(
     rules: &ChainRules,
     env: &BlockEnvInput,
@@ -153,14 +168,114 @@ pub fn execute_block<DB>(
 where
     DB: FaultSlot,
 {
-    let mut run = BlockRun::begin(rules, env, &mut *state, Some(txs.len()), |_| {})?;
-    for (index, tx) in txs.iter().enumerate() {
+    let (outcome, end) = execute_segment(rules, env, txs, policy, state, SegmentStart::FIRST)?;
+    if !end.last {
+        return Err(ExecError::SegmentEndsEarly { end_tx: end.end_tx, tx_count: txs.len() });
+    }
+    Ok(outcome)
+}
+
+/// Where a segment starts in its block (docs/protocol.md, "Segments").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct SegmentStart {
+    /// Position of the segment in its block, from 0.
+    pub index: u16,
+    /// The first transaction the segment considers: where the previous segment ended.
+    pub start_tx: u32,
+    /// Gas the block's earlier segments used.
+    pub gas_before: u64,
+}
+
+impl SegmentStart {
+    /// A block's first segment.
+    pub const FIRST: Self = Self { index: 0, start_tx: 0, gas_before: 0 };
+}
+
+/// How a segment ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEnd {
+    /// The first transaction the segment did not consider (the block's transaction count
+    /// when the segment ended the block).
+    pub end_tx: u32,
+    /// Gas the block used up to the end of this segment (earlier segments included).
+    pub gas_used: u64,
+    /// Whether this segment ended the block (its epilogue ran).
+    pub last: bool,
+}
+
+/// Executes one segment of a block on `state`: the prologue if it is the block's first, its
+/// transactions from `start.start_tx` until the segment rules end it, and the epilogue if it
+/// reaches the end of the block. See docs/protocol.md, "Segments", for the rules; on chains
+/// without segment rules the segment is the whole block.
+pub fn execute_segment<DB>(
+    rules: &ChainRules,
+    env: &BlockEnvInput,
+    txs: &[PreparedTx],
+    policy: InvalidTxPolicy,
+    state: &mut State<DB>,
+    start: SegmentStart,
+) -> Result<(BlockOutcome, SegmentEnd), ExecError>
+where
+    DB: FaultSlot,
+{
+    check_start(rules, env, txs.len(), start)?;
+    let segments = rules.segments;
+    // The last segment a block may have runs to the end of the block, as a v2 block did.
+    let last_admitted = segments.is_none_or(|s| start.index.saturating_add(1) >= s.max_per_block);
+    let first_tx = start.start_tx as usize;
+    let mut run = BlockRun::begin_segment(rules, env, &mut *state, start, |_| {})?;
+    let mut spent = 0u64;
+    let mut committed_any = false;
+    let mut end = txs.len();
+    for (index, tx) in txs.iter().enumerate().skip(first_tx) {
         let rejection = match tx {
             Err(rejection) => Some(rejection.clone()),
-            Ok(tx) => match run.transact(tx, |_| true)? {
-                TxOutcome::Rejected(rejection) => Some(rejection),
-                TxOutcome::Committed { .. } | TxOutcome::Discarded => None,
-            },
+            Ok(tx) => {
+                // The segment's gas works as a block's: a transaction's gas limit must fit in
+                // what the segment's earlier transactions left of it.
+                let gas_limit = tx.gas_limit();
+                let room = segments.map(|s| (s.gas, s.gas.saturating_sub(spent)));
+                match room {
+                    Some((cap, room)) if gas_limit > cap || (gas_limit > room && last_admitted) => {
+                        Some(TxRejection::SegmentGas { gas_limit, room })
+                    }
+                    Some((_, room)) if gas_limit > room => {
+                        end = index;
+                        break;
+                    }
+                    _ => match run.transact(tx, |_| true)? {
+                        // A transaction that ran (committed, or stopped by the witness budget)
+                        // takes its whole gas limit from the segment: the segment's execution
+                        // is then bounded by `SEGMENT_GAS` whatever refunds give back, which
+                        // is what EXECUTE charges for it.
+                        TxOutcome::Committed { .. } | TxOutcome::Discarded => {
+                            spent = spent.saturating_add(gas_limit);
+                            committed_any = true;
+                            None
+                        }
+                        TxOutcome::Rejected(rejection @ TxRejection::WitnessBudget { .. })
+                            if !last_admitted =>
+                        {
+                            // The budget ends the segment: before this transaction, which
+                            // the next segment runs afresh, or after it when it was the
+                            // segment's first and can never fit.
+                            if committed_any {
+                                end = index;
+                            } else {
+                                run.skipped.push((index, rejection));
+                                end = index + 1;
+                            }
+                            break;
+                        }
+                        TxOutcome::Rejected(rejection) => {
+                            if matches!(rejection, TxRejection::WitnessBudget { .. }) {
+                                spent = spent.saturating_add(gas_limit);
+                            }
+                            Some(rejection)
+                        }
+                    },
+                }
+            }
         };
         if let Some(rejection) = rejection {
             match policy {
@@ -173,8 +288,43 @@ where
             }
         }
     }
+    // `txs.len()` fits u32 for every block a chain with segments accepts (at most
+    // `MAX_TXS_PER_BLOCK`), and `check_start` refused a start past it.
+    let end_tx = u32::try_from(end).unwrap_or(u32::MAX);
+    if end < txs.len() {
+        let outcome = run.pause();
+        let gas_used = outcome.gas_used;
+        return Ok((outcome, SegmentEnd { end_tx, gas_used, last: false }));
+    }
     let finished = run.finish();
-    settle(finished, state)
+    let outcome = settle(finished, state)?;
+    let gas_used = outcome.gas_used;
+    Ok((outcome, SegmentEnd { end_tx, gas_used, last: true }))
+}
+
+/// A segment must start where one can: the first at transaction 0 with no gas before it, a
+/// later one inside the block's transactions, below the block's segment count and gas limit.
+fn check_start(
+    rules: &ChainRules,
+    env: &BlockEnvInput,
+    tx_count: usize,
+    start: SegmentStart,
+) -> Result<(), ExecError> {
+    let max = rules.segments.map_or(1, |s| s.max_per_block);
+    let start_tx = start.start_tx as usize;
+    let well_placed = if start.index == 0 {
+        start.start_tx == 0 && start.gas_before == 0
+    } else {
+        start.index < max && start_tx >= 1 && start_tx < tx_count
+    };
+    if !well_placed || start.gas_before > env.gas_limit {
+        return Err(ExecError::BadSegmentStart {
+            start: Box::new(start),
+            tx_count,
+            max_segments: max,
+        });
+    }
+    Ok(())
 }
 
 /// Completes [`BlockRun::finish`]'s error handling once the run has released the state: a
@@ -227,6 +377,29 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
         tx_count_hint: Option<usize>,
         install: impl FnOnce(&mut PrecompilesMap),
     ) -> Result<Self, ExecError> {
+        Self::start(rules, env, state, SegmentStart::FIRST, tx_count_hint, install)
+    }
+
+    /// Starts a segment of the block: the pre-execution system calls run only in the first
+    /// segment; a later one continues after the gas its predecessors used.
+    pub fn begin_segment(
+        rules: &'a ChainRules,
+        env: &'a BlockEnvInput,
+        state: &'a mut State<DB>,
+        start: SegmentStart,
+        install: impl FnOnce(&mut PrecompilesMap),
+    ) -> Result<Self, ExecError> {
+        Self::start(rules, env, state, start, None, install)
+    }
+
+    fn start(
+        rules: &'a ChainRules,
+        env: &'a BlockEnvInput,
+        state: &'a mut State<DB>,
+        start: SegmentStart,
+        tx_count_hint: Option<usize>,
+        install: impl FnOnce(&mut PrecompilesMap),
+    ) -> Result<Self, ExecError> {
         if rules.trace_budget.is_some() {
             preload(state, &EPILOGUE_ACCOUNTS)?;
         }
@@ -249,8 +422,13 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
         };
         let mut executor =
             EthBlockExecutor::new(evm, ctx, rules.spec(), AlloyReceiptBuilder::default());
-        let pre = executor.apply_pre_execution_changes();
-        check(pre, executor.evm_mut().db_mut())?;
+        if start.index == 0 {
+            let pre = executor.apply_pre_execution_changes();
+            check(pre, executor.evm_mut().db_mut())?;
+        } else {
+            executor.cumulative_tx_gas_used = start.gas_before;
+            executor.block_regular_gas_used = start.gas_before;
+        }
         Ok(Self { executor, rules, timestamp: env.timestamp, skipped: Vec::new() })
     }
 
@@ -307,6 +485,21 @@ impl<'a, DB: FaultSlot> BlockRun<'a, DB> {
                     other => Err(ExecError::InvalidBlock { reason: other.to_string() }),
                 }
             }
+        }
+    }
+
+    /// Ends a segment that does not end the block: no post-block changes. The outcome holds
+    /// the segment's receipts, and the block's gas up to here.
+    pub fn pause(mut self) -> BlockOutcome {
+        let receipts = std::mem::take(&mut self.executor.receipts);
+        BlockOutcome {
+            receipts_root: calculate_receipt_root(&receipts),
+            logs_bloom: receipts.iter().fold(Bloom::ZERO, |acc, r| acc | r.bloom()),
+            receipts,
+            gas_used: self.executor.cumulative_tx_gas_used,
+            blob_gas_used: self.executor.blob_gas_used,
+            requests: Requests::default(),
+            skipped: self.skipped,
         }
     }
 

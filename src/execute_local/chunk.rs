@@ -6,7 +6,8 @@
 //! execution outcome. The caller decides what the numbers mean (a verdict, a witness).
 
 use super::block::{
-    BlockEnvInput, BlockOutcome, ExecError, InvalidTxPolicy, PreparedTx, execute_block,
+    BlockEnvInput, BlockOutcome, ExecError, InvalidTxPolicy, PreparedTx, SegmentEnd, SegmentStart,
+    execute_block, execute_segment,
 };
 use super::chain::ChainRules;
 use super::db::{TrieDb, WitnessSources};
@@ -49,6 +50,64 @@ pub struct ChunkStep {
     /// The witness meter after this block, on chains with a trace budget: `trace_bytes` is
     /// the length of the minimal trace of the chunk up to here.
     pub meter: Option<MeterReport>,
+}
+
+/// The result of one segment of a block (docs/protocol.md, "Segments").
+#[derive(Debug, Clone)]
+pub struct SegmentStep {
+    pub number: u64,
+    pub start: SegmentStart,
+    pub end: SegmentEnd,
+    /// The state root after the segment (after the block's epilogue when it ended the block).
+    pub post_state_root: B256,
+    /// The block's hash and header, when the segment ended the block.
+    pub sealed: Option<Sealed>,
+    /// The segment's receipts and skipped transactions; `gas_used` is the block's up to the
+    /// end of the segment.
+    pub outcome: BlockOutcome,
+    /// The segment's state changes.
+    pub diff: StateDiff,
+    /// The witness meter after the segment: `trace_bytes` is the length of its minimal trace.
+    pub meter: Option<MeterReport>,
+}
+
+/// Executes one segment of `block` from `pre_state_root` (the state after the block's
+/// previous segment, or after the previous block for its first), as its verifier does: a
+/// fresh trie database and, on chains with a trace budget, a fresh meter, so what the segment
+/// reads is exactly what its own trace must carry. Also hands back the tries.
+pub fn run_segment<S: WitnessSources, B: BlockSpec>(
+    rules: &ChainRules,
+    pre_state_root: B256,
+    parent_hash: B256,
+    block: &B,
+    start: SegmentStart,
+    sources: &S,
+) -> Result<(SegmentStep, StateTries), ExecError> {
+    let mut db = TrieDb::new(sources, pre_state_root);
+    if let Some(budget) = rules.trace_budget {
+        let base = base_trace_bytes([block.encoded_len()]);
+        db = db.with_meter(Meter::new(budget, base, block.number().saturating_sub(1)));
+    }
+    let mut state = State::builder().with_database(db).with_bundle_update().build();
+    let env = block.env(parent_hash);
+    let (outcome, end) =
+        execute_segment(rules, &env, block.txs(), block.policy(), &mut state, start)?;
+    state.merge_transitions(BundleRetention::PlainState);
+    let diff = StateDiff::from_bundle(&state.take_bundle());
+    let root = state.database.apply(&diff)?;
+    let sealed = end.last.then(|| block.seal(parent_hash, root, &outcome));
+    let meter = state.database.meter().map(Meter::report);
+    let step = SegmentStep {
+        number: block.number(),
+        start,
+        end,
+        post_state_root: root,
+        sealed,
+        outcome,
+        diff,
+        meter,
+    };
+    Ok((step, state.database.tries))
 }
 
 /// Executes `blocks` in order from `pre_state_root`. See the module documentation.

@@ -43,8 +43,8 @@ pub const DELETION_RESERVE: u64 = 536;
 pub const HEADER_BYTES: u64 = 160;
 
 /// Bytes of the trace outside the blocks and the witness items: version, chain id, parent
-/// hash, block count, and the three item counts.
-pub const TRACE_FIXED_BYTES: u64 = 1 + 8 + 32 + 2 + 4 + 4 + 2;
+/// hash, the segment fields, block count, and the three item counts.
+pub const TRACE_FIXED_BYTES: u64 = 1 + 8 + 32 + (2 + 4 + 8 + 4) + 2 + 4 + 4 + 2;
 
 /// The trace bytes a chunk starts with before any witness item: the fixed framing, each
 /// block's inputs with their 4-byte length, and the parent header.
@@ -295,7 +295,8 @@ mod tests {
 
     #[test]
     fn base_bytes_count_the_framing_blocks_and_parent_header() {
-        // Framing 53 + parent header 160 + (4 + 120) for an empty block.
-        assert_eq!(base_trace_bytes([120]), 53 + 160 + 124);
+        // Framing 53 + the segment fields 18 + parent header 160 + (4 + 120) for an empty
+        // block.
+        assert_eq!(base_trace_bytes([120]), 53 + 18 + 160 + 124);
     }
 }

@@ -23,6 +23,7 @@ pub mod forks;
 pub mod l2;
 pub mod meter;
 pub mod replay;
+pub mod segments;
 pub mod stateless;
 pub mod store;
 pub mod trie;

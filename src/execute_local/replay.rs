@@ -11,10 +11,12 @@ use super::chain::ChainRules;
 use super::chunk::{BlockSpec, Sealed, run_chunk_tries};
 use super::commit::BlockWrite;
 use super::fault::DbFault;
+use super::segments::{SegmentedBlock, run_segments};
 use super::store::{Head, StateStore, StoreError};
 use super::trie::MemNodes;
 use super::tries::{AccountBasics, AccountChange, StateDiff, StateTries};
 use super::witness::ReplaySources;
+use crate::protocol::Cut;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 use alloy_trie::EMPTY_ROOT_HASH;
 use std::collections::BTreeMap;
@@ -39,6 +41,10 @@ pub struct PendingBlock {
     pub sealed: Sealed,
     pub outcome: BlockOutcome,
     pub diff: StateDiff,
+    /// The state after each segment but the last (docs/protocol.md, "Segments"): what a
+    /// proposal commits for the block besides its checkpoint. Empty on chains without
+    /// segments and for one-segment blocks.
+    pub cuts: Vec<Cut>,
     nodes: Vec<(B256, Bytes)>,
 }
 
@@ -70,6 +76,9 @@ pub fn execute_on_store<B: BlockSpec>(
 ) -> Result<PendingBlock, ReplayError> {
     let parent = store.head()?.ok_or(StoreError::Uninitialised)?;
     let sources = ReplaySources::new(store, parent.number);
+    if rules.segments.is_some() {
+        return segmented_on_store(rules, block, parent, &sources);
+    }
     let (mut steps, mut tries) = run_chunk_tries(
         rules,
         parent.state_root,
@@ -87,7 +96,62 @@ pub fn execute_on_store<B: BlockSpec>(
         sealed: step.sealed,
         outcome: step.outcome,
         diff: step.diff,
+        cuts: Vec::new(),
         nodes,
+    })
+}
+
+/// [`execute_on_store`] on a chain whose blocks run as segments: each segment over a fresh
+/// trie database, as its verifier runs it ([`run_segments`]). The block's outcome gathers the
+/// segments' receipts and skipped transactions; its nodes are every node a segment created
+/// (content-addressed, so the intermediate ones cost space and nothing else).
+fn segmented_on_store<B: BlockSpec>(
+    rules: &ChainRules,
+    block: &B,
+    parent: Head,
+    sources: &ReplaySources<'_>,
+) -> Result<PendingBlock, ReplayError> {
+    let run = run_segments(rules, parent.state_root, parent.hash, block, sources, None)?;
+    let SegmentedBlock { steps, diff, overlay, root, .. } = run;
+    let cuts = steps
+        .iter()
+        .filter(|step| !step.end.last)
+        .map(|step| Cut {
+            end_tx: step.end.end_tx,
+            state_root: step.post_state_root,
+            gas_used: step.end.gas_used,
+        })
+        .collect();
+    let mut outcome: Option<BlockOutcome> = None;
+    let mut sealed = None;
+    for step in steps {
+        sealed = step.sealed.or(sealed);
+        outcome = Some(match outcome {
+            None => step.outcome,
+            Some(mut so_far) => {
+                so_far.receipts.extend(step.outcome.receipts);
+                so_far.skipped.extend(step.outcome.skipped);
+                so_far.gas_used = step.outcome.gas_used;
+                so_far.blob_gas_used = step.outcome.blob_gas_used;
+                so_far.requests = step.outcome.requests;
+                so_far.logs_bloom |= step.outcome.logs_bloom;
+                so_far
+            }
+        });
+    }
+    let no_end =
+        || ExecError::InvalidBlock { reason: "the block's last segment did not run".into() };
+    let (Some(mut outcome), Some(sealed)) = (outcome, sealed) else { return Err(no_end().into()) };
+    outcome.receipts_root = alloy_consensus::proofs::calculate_receipt_root(&outcome.receipts);
+    Ok(PendingBlock {
+        number: block.number(),
+        parent,
+        post_state_root: root,
+        sealed,
+        outcome,
+        diff,
+        cuts,
+        nodes: overlay.nodes.0.into_iter().collect(),
     })
 }
 

@@ -15,9 +15,9 @@
 //! A missing node, a code whose hash does not match, a malformed encoding: a typed
 //! [`VerifyError`], never a panic and never a post-state root.
 
-use super::block::ExecError;
+use super::block::{ExecError, SegmentStart};
 use super::chain::ChainRules;
-use super::chunk::{BlockSpec, ChunkStep, run_chunk};
+use super::chunk::{BlockSpec, ChunkStep, SegmentStep, run_chunk, run_segment};
 use super::db::WitnessSources;
 use super::fault::DbFault;
 use super::trie::{MemNodes, RecordingSource};
@@ -97,6 +97,15 @@ pub fn verify_ancestry<H: HeaderFormat>(
     parent_hash: B256,
     pre_state_root: B256,
 ) -> Result<Ancestry, VerifyError> {
+    ancestry::<H>(headers, parent_hash, Some(pre_state_root))
+}
+
+/// [`verify_ancestry`]; the parent's state root is checked only when `pre_state_root` is given.
+fn ancestry<H: HeaderFormat>(
+    headers: &[Bytes],
+    parent_hash: B256,
+    pre_state_root: Option<B256>,
+) -> Result<Ancestry, VerifyError> {
     if headers.len() > MAX_ANCESTORS {
         return Err(VerifyError::TooManyAncestors { count: headers.len() });
     }
@@ -125,11 +134,10 @@ pub fn verify_ancestry<H: HeaderFormat>(
         );
         return Err(VerifyError::BrokenAncestry { index: headers.len() - 1, reason });
     }
-    if parent.state_root != pre_state_root {
-        return Err(VerifyError::PreStateMismatch {
-            header: parent.state_root,
-            claimed: pre_state_root,
-        });
+    if let Some(claimed) = pre_state_root
+        && parent.state_root != claimed
+    {
+        return Err(VerifyError::PreStateMismatch { header: parent.state_root, claimed });
     }
     Ok(Ancestry { hashes, parent })
 }
@@ -178,12 +186,46 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
     if blocks.is_empty() {
         return Err(VerifyError::NoBlocks);
     }
+    with_witness::<H, _>(witness, parent_hash, Some(pre_state_root), blocks, |maps| {
+        run_chunk(rules, pre_state_root, parent_hash, blocks, maps)
+    })
+}
+
+/// Verifies one segment of `block` from `pre_state_root` with `witness` alone
+/// (docs/protocol.md, "Segments"). A block's first segment starts from the parent header's
+/// state root, which the witness binds; a later one starts from the state after the previous
+/// segment, which no header holds: the caller vouches for it (the rollup contract takes it
+/// from the proposer's own checkpoint of that segment).
+pub fn verify_segment<B: BlockSpec, H: HeaderFormat>(
+    rules: &ChainRules,
+    pre_state_root: B256,
+    parent_hash: B256,
+    block: &B,
+    start: SegmentStart,
+    witness: &Witness,
+) -> Result<SegmentStep, VerifyError> {
+    let bound = (start.index == 0).then_some(pre_state_root);
+    with_witness::<H, _>(witness, parent_hash, bound, std::slice::from_ref(block), |maps| {
+        run_segment(rules, pre_state_root, parent_hash, block, start, maps).map(|(step, _)| step)
+    })
+}
+
+/// Checks the witness (canonical, headers a chain to `parent_hash`, the parent's state root
+/// `bound` when given, `blocks` numbered after the parent), runs `run` over it, and requires
+/// that every item was used.
+fn with_witness<H: HeaderFormat, T>(
+    witness: &Witness,
+    parent_hash: B256,
+    bound: Option<B256>,
+    blocks: &[impl BlockSpec],
+    run: impl FnOnce(&WitnessMaps<'_>) -> Result<T, ExecError>,
+) -> Result<T, VerifyError> {
     let nodes = keyed("nodes", &witness.nodes)?;
     let codes = keyed("codes", &witness.codes)?;
     if let Some(index) = witness.codes.iter().position(|c| c.is_empty()) {
         return Err(VerifyError::EmptyCode { index });
     }
-    let ancestry = verify_ancestry::<H>(&witness.headers, parent_hash, pre_state_root)?;
+    let ancestry = ancestry::<H>(&witness.headers, parent_hash, bound)?;
     check_numbers(blocks, ancestry.parent.number)?;
     let first_header = ancestry.hashes.keys().next().copied().unwrap_or(ancestry.parent.number);
     let ancestors = ancestry.hashes;
@@ -195,7 +237,7 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
         ancestors,
         used_numbers: RefCell::default(),
     };
-    let steps = run_chunk(rules, pre_state_root, parent_hash, blocks, &maps)?;
+    let result = run(&maps)?;
     let WitnessMaps { nodes: recorder, codes, used_codes, used_numbers, .. } = maps;
     let used_nodes = recorder.into_recorded();
     if let Some(hash) = node_map.0.keys().find(|h| !used_nodes.contains_key(*h)) {
@@ -210,7 +252,7 @@ pub fn verify_chunk<B: BlockSpec, H: HeaderFormat>(
     if oldest != first_header {
         return Err(VerifyError::UnusedHeaders { first: first_header, oldest });
     }
-    Ok(steps)
+    Ok(result)
 }
 
 /// Blocks must continue the parent header's numbering, one by one.

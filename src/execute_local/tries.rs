@@ -109,6 +109,38 @@ impl StateDiff {
     }
 }
 
+impl StateDiff {
+    /// The changes of `self` followed by those of `later` (the segments of one block, in
+    /// order), as one diff in the canonical order: a later account change replaces an earlier
+    /// one's basics, and its slots replace the earlier ones', or all of them when the later
+    /// change wiped the storage.
+    pub fn then(self, later: &StateDiff) -> StateDiff {
+        let mut accounts: std::collections::BTreeMap<Address, AccountChange> =
+            self.accounts.into_iter().map(|change| (change.address, change)).collect();
+        for change in &later.accounts {
+            let merged = match accounts.remove(&change.address) {
+                None => change.clone(),
+                Some(_) if change.wiped => change.clone(),
+                Some(earlier) => {
+                    let mut slots: std::collections::BTreeMap<U256, U256> =
+                        earlier.storage.into_iter().collect();
+                    slots.extend(change.storage.iter().copied());
+                    AccountChange {
+                        address: change.address,
+                        basics: change.basics,
+                        wiped: earlier.wiped,
+                        storage: slots.into_iter().collect(),
+                    }
+                }
+            };
+            accounts.insert(change.address, merged);
+        }
+        let mut codes: std::collections::BTreeMap<B256, Bytes> = self.codes.into_iter().collect();
+        codes.extend(later.codes.iter().cloned());
+        StateDiff { accounts: accounts.into_values().collect(), codes: codes.into_iter().collect() }
+    }
+}
+
 /// The account trie and the storage tries opened so far.
 #[derive(Debug)]
 pub struct StateTries {
@@ -240,4 +272,72 @@ fn decode_slot_value(mut bytes: &[u8]) -> Result<U256, String> {
         return Err("zero value stored in the trie".to_string());
     }
     Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::execute_local::trie::MemNodes;
+
+    fn basics(nonce: u64) -> Option<AccountBasics> {
+        Some(AccountBasics { nonce, balance: U256::from(nonce), code_hash: B256::ZERO })
+    }
+
+    fn change(byte: u8, nonce: u64, wiped: bool, storage: &[(u64, u64)]) -> AccountChange {
+        AccountChange {
+            address: Address::repeat_byte(byte),
+            basics: basics(nonce),
+            wiped,
+            storage: storage.iter().map(|(k, v)| (U256::from(*k), U256::from(*v))).collect(),
+        }
+    }
+
+    fn root(diffs: &[&StateDiff]) -> B256 {
+        let nodes = MemNodes::default();
+        let mut tries = StateTries::new(EMPTY_ROOT_HASH);
+        let mut root = EMPTY_ROOT_HASH;
+        for diff in diffs {
+            root = tries.apply(&nodes, diff).expect("in memory");
+        }
+        root
+    }
+
+    /// Two segments' diffs merged give the state the two applied in turn give: later basics
+    /// and slots win, a later wipe drops the earlier slots, codes are united.
+    #[test]
+    fn a_merged_diff_reaches_the_state_its_parts_reach_in_turn() {
+        let first = StateDiff {
+            accounts: vec![
+                change(1, 1, false, &[(1, 10), (2, 20)]),
+                change(2, 1, false, &[(5, 50)]),
+                change(3, 1, false, &[]),
+            ],
+            codes: vec![(B256::repeat_byte(1), Bytes::from_static(&[1]))],
+        };
+        let second = StateDiff {
+            accounts: vec![
+                change(1, 2, false, &[(2, 0), (3, 30)]),
+                change(2, 2, true, &[(6, 60)]),
+                change(4, 1, false, &[(9, 90)]),
+            ],
+            codes: vec![(B256::repeat_byte(2), Bytes::from_static(&[2]))],
+        };
+        let merged = first.clone().then(&second);
+        assert_eq!(root(&[&merged]), root(&[&first, &second]));
+        let one = &merged.accounts[0];
+        assert_eq!(one.basics, basics(2));
+        assert_eq!(
+            one.storage,
+            vec![
+                (U256::from(1), U256::from(10)),
+                (U256::from(2), U256::ZERO),
+                (U256::from(3), U256::from(30))
+            ]
+        );
+        let two = &merged.accounts[1];
+        assert!(two.wiped);
+        assert_eq!(two.storage, vec![(U256::from(6), U256::from(60))], "the wipe drops slot 5");
+        assert_eq!(merged.accounts.len(), 4);
+        assert_eq!(merged.codes.len(), 2);
+    }
 }

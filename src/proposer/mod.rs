@@ -9,6 +9,7 @@
 
 pub mod driver;
 pub mod fault;
+pub mod full;
 pub mod hostile;
 pub mod workload;
 
@@ -20,9 +21,9 @@ use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::{ReplayError, execute_on_store};
 use crate::execute_local::store::{StateStore, StoreError};
 use crate::protocol::{
-    BLOCK_INPUTS_FIXED_LEN, BlockInputs, Checkpoint, MAX_BLOCK_INPUT_BYTES, ProtocolError,
+    BLOCK_INPUTS_FIXED_LEN, BlockInputs, Checkpoint, Cut, MAX_BLOCK_INPUT_BYTES, ProtocolError,
 };
-use crate::rollup::{NativeRollup, RollupClient, RollupError, to_sol};
+use crate::rollup::{NativeRollup, RollupClient, RollupError, to_sol, to_sol_cuts};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
 
 /// Block-building choices of the proposer.
@@ -64,13 +65,20 @@ pub struct PlannedBatch {
     pub honest: Vec<Checkpoint>,
     /// Checkpoints as proposed (differ from `honest` where the fault lies).
     pub claimed: Vec<Checkpoint>,
+    /// Cuts from executing the blocks (`honest_cuts[i]`: block `i`'s; docs/protocol.md,
+    /// "Segments"), and as proposed.
+    pub honest_cuts: Vec<Vec<Cut>>,
+    pub claimed_cuts: Vec<Vec<Cut>>,
     pub fault: Option<Fault>,
 }
 
 impl PlannedBatch {
-    /// The index of the first block whose claimed checkpoint is wrong.
+    /// The index of the first block whose claimed checkpoint or cuts are wrong.
     pub fn first_lie(&self) -> Option<usize> {
-        self.honest.iter().zip(&self.claimed).position(|(h, c)| h != c)
+        (0..self.honest.len()).find(|&i| {
+            self.honest.get(i) != self.claimed.get(i)
+                || self.honest_cuts.get(i) != self.claimed_cuts.get(i)
+        })
     }
 
     /// The `propose` call carrying this batch.
@@ -85,6 +93,7 @@ impl PlannedBatch {
             anchorBlock: self.anchor.number,
             blocks,
             checkpoints: self.claimed.iter().map(to_sol).collect(),
+            cuts: to_sol_cuts(&self.claimed_cuts),
         })
     }
 }
@@ -164,6 +173,7 @@ impl Proposer {
         let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
         let mut blocks = Vec::with_capacity(count);
         let mut honest = Vec::with_capacity(count);
+        let mut honest_cuts = Vec::with_capacity(count);
         let mut timestamp = self.last_timestamp;
         for i in 0..count {
             timestamp = block_timestamp(self.last_timestamp, anchor.timestamp, count, i);
@@ -178,15 +188,25 @@ impl Proposer {
                 post_state_root: pending.post_state_root,
                 gas_used: pending.outcome.gas_used,
             });
+            honest_cuts.push(pending.cuts.clone());
             pending.commit(&self.store)?;
             blocks.push(block.inputs);
         }
         self.last_timestamp = timestamp;
-        let claimed = match fault {
-            Some(f) => f.claim(&honest, head.state_root),
-            None => honest.clone(),
+        let (claimed, claimed_cuts) = match fault {
+            Some(f) => f.claim(&honest, &honest_cuts, head.state_root),
+            None => (honest.clone(), honest_cuts.clone()),
         };
-        Ok(PlannedBatch { parent, anchor, blocks, honest, claimed, fault })
+        Ok(PlannedBatch {
+            parent,
+            anchor,
+            blocks,
+            honest,
+            claimed,
+            honest_cuts,
+            claimed_cuts,
+            fault,
+        })
     }
 
     fn next_inputs(
@@ -200,15 +220,17 @@ impl Proposer {
         let here = fault.filter(|f| f.block() == index);
         let mut gas_limit = self.config.l2_gas_limit;
         if let Some(Fault::OversizedBlock { .. }) = here {
-            // Alone more than an L1 block's whole EXECUTE budget: unprovable by construction.
+            // Over the contract's `MAX_L2_GAS_LIMIT` (30M by default): `propose` refuses it.
             gas_limit = crate::precompile::DEFAULT_EXECUTE_BLOCK_GAS_LIMIT + 1;
         }
         let mut transactions = match here {
             Some(Fault::Hostile { class, .. }) => {
                 // A sweep takes all the block's gas that its intrinsic cost leaves; the padding
                 // fills what the calls leave of the block's input bytes.
+                // One segment's gas, the most one transaction may have (docs/protocol.md,
+                // "Segments").
                 let calls: Vec<Bytes> = class
-                    .calls(self.config.l2_gas_limit)
+                    .calls(self.config.l2_gas_limit.min(crate::protocol::SEGMENT_GAS))
                     .into_iter()
                     .map(|(to, data, gas)| self.workload.call_tx(to, data, gas))
                     .collect();
@@ -218,6 +240,8 @@ impl Proposer {
                 txs.extend(calls);
                 txs
             }
+            // A full block of several segments, whose last cut is the lie.
+            Some(Fault::WrongCut { .. }) => full::full_block_txs(&mut self.workload, gas_limit),
             _ => self.workload.block_txs(self.config.l2_gas_limit),
         };
         if let Some(Fault::InvalidTx { .. }) = here {

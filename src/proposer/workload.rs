@@ -139,6 +139,15 @@ impl Workload {
         self.next(user, TxKind::Call(to), U256::ZERO, data, gas)
     }
 
+    /// A contract creation running `initcode` with `gas`, signed by the next user in turn.
+    pub fn create_tx(&mut self, initcode: Bytes, gas: u64) -> Bytes {
+        let user = self.rng.below(self.users.len().max(1) as u64) as usize;
+        if self.users.is_empty() {
+            return Bytes::from_static(&[0xff]);
+        }
+        self.next(user, TxKind::Create, U256::ZERO, initcode, gas)
+    }
+
     /// A transaction the L2 must skip: signed by a user with a nonce far ahead of its own.
     pub fn invalid_nonce_tx(&mut self) -> Bytes {
         let user = self.rng.below(self.users.len().max(1) as u64) as usize;

@@ -90,7 +90,11 @@ impl ExecuteCall {
     }
 }
 
-/// `EXECUTE_BASE_GAS + Σ blocks' gas_limit + EXECUTE_GAS_PER_TX × Σ blocks' tx_count +
+/// Most L2 gas one segment of a block may use: the L2 execution one EXECUTE call pays for per
+/// block, and the L2's per-transaction gas cap (docs/protocol.md, "Segments").
+pub const SEGMENT_GAS: u64 = 7_000_000;
+
+/// `EXECUTE_BASE_GAS + Σ blocks' min(gas_limit, SEGMENT_GAS) + EXECUTE_GAS_PER_TX × Σ blocks' tx_count +
 /// EXECUTE_GAS_PER_TRACE_BYTE × trace.len()`.
 ///
 /// Reads only the trace's version, block framing and each block's `gas_limit` and `tx_count`
@@ -110,7 +114,7 @@ pub fn execute_gas_cost(trace: &[u8]) -> Result<u64, ProtocolError> {
             needed: 0,
             remaining: 0,
         })?;
-        let gas_limit = peek_gas_limit(block, start)?;
+        let gas_limit = peek_gas_limit(block, start)?.min(SEGMENT_GAS);
         let txs = u64::from(peek_tx_count(block, start)?) * EXECUTE_GAS_PER_TX;
         total = total
             .checked_add(gas_limit)

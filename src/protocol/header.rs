@@ -135,3 +135,16 @@ impl Checkpoint {
         })
     }
 }
+
+/// The state after one segment of a block that does not end it (docs/protocol.md,
+/// "Segments"): a batch commits one per such segment, besides the block's checkpoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cut {
+    /// The first transaction the segment did not consider.
+    pub end_tx: u32,
+    /// The state root after the segment.
+    pub state_root: B256,
+    /// The block's gas used up to the end of the segment.
+    pub gas_used: u64,
+}

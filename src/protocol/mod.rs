@@ -27,17 +27,18 @@ mod trace;
 #[cfg(test)]
 mod proptests;
 
-pub use batch_tree::{CheckpointProof, checkpoints_root};
+pub use batch_tree::{CheckpointProof, Leaf, SegmentOrigin, checkpoints_root};
 pub use block_inputs::{
     BLOCK_INPUTS_FIXED_LEN, BLOCK_INPUTS_GAS_LIMIT_OFFSET, BlockInputs, MAX_BLOCK_INPUT_BYTES,
     MAX_TXS_PER_BLOCK,
 };
 pub use error::ProtocolError;
 pub use execute::{
-    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, EXECUTE_GAS_PER_TX, ExecuteCall,
+    EXECUTE_BASE_GAS, EXECUTE_GAS_PER_TRACE_BYTE, EXECUTE_GAS_PER_TX, ExecuteCall, SEGMENT_GAS,
     decode_execute_output, encode_execute_output, execute_gas_cost,
 };
-pub use header::{CHECKPOINT_LEN, Checkpoint, L2_HEADER_LEN, L2Header};
+pub use header::{CHECKPOINT_LEN, Checkpoint, Cut, L2_HEADER_LEN, L2Header};
 pub use trace::{
-    MAX_WITNESS_HEADERS, TRACE_BLOCKS_OFFSET, TRACE_VERSION, Trace, Witness, block_input_ranges,
+    MAX_WITNESS_HEADERS, TRACE_BLOCKS_OFFSET, TRACE_SEGMENT_OFFSET, TRACE_VERSION, Trace,
+    TraceSegment, Witness, block_input_ranges,
 };

@@ -77,10 +77,19 @@ fn arb_trace() -> impl Strategy<Value = Trace> {
     let blocks = proptest::collection::vec(arb_block_inputs(), 1..4);
     let nodes = proptest::collection::vec(arb_bytes(24), 0..5);
     let codes = proptest::collection::vec(arb_bytes(24), 0..5);
-    (any::<u64>(), blocks, nodes, codes, arb_header_chain()).prop_map(
-        |(chain_id, blocks, nodes, codes, headers)| {
+    let segment = (any::<u16>(), any::<u32>(), any::<u64>(), any::<u32>()).prop_map(
+        |(index, start_tx, gas_before, end_tx)| TraceSegment {
+            index,
+            start_tx,
+            gas_before,
+            end_tx,
+        },
+    );
+    (any::<u64>(), segment, blocks, nodes, codes, arb_header_chain()).prop_map(
+        |(chain_id, segment, blocks, nodes, codes, headers)| {
             let parent_hash = headers[headers.len() - 1].block_hash();
-            Trace { chain_id, parent_hash, blocks, witness: Witness { nodes, codes, headers } }
+            let witness = Witness { nodes, codes, headers };
+            Trace { chain_id, parent_hash, segment, blocks, witness }
         },
     )
 }
@@ -133,7 +142,7 @@ proptest! {
         for (block, range) in trace.blocks.iter().zip(ranges) {
             prop_assert_eq!(keccak256(bytes.get(range).unwrap()), block.commitment().unwrap());
         }
-        let gas = trace.blocks.iter().fold(EXECUTE_BASE_GAS as u128 + 4 * bytes.len() as u128, |a, b| a + b.gas_limit as u128 + EXECUTE_GAS_PER_TX as u128 * b.transactions.len() as u128);
+        let gas = trace.blocks.iter().fold(EXECUTE_BASE_GAS as u128 + 4 * bytes.len() as u128, |a, b| a + b.gas_limit.min(SEGMENT_GAS) as u128 + EXECUTE_GAS_PER_TX as u128 * b.transactions.len() as u128);
         match execute_gas_cost(&bytes) {
             Ok(cost) => prop_assert_eq!(cost as u128, gas),
             Err(e) => prop_assert!(gas > u64::MAX as u128 && e == ProtocolError::GasOverflow),

@@ -4,11 +4,15 @@
 //! Output: the one canonical encoding:
 //!
 //! ```text
-//! offset 0   version       u8 = 0x01
+//! offset 0   version       u8 = 0x02
 //! offset 1   chain_id      u64
 //! offset 9   parent_hash   32 bytes   L2 block hash of the block before blocks[0]
-//! offset 41  block_count   u16        >= 1
-//! offset 43  block_count × (len u32 | BlockInputs bytes)
+//! offset 41  segment       u16        the segment's position in its block
+//! offset 43  start_tx      u32        its first transaction
+//! offset 47  gas_before    u64        gas the block's earlier segments used
+//! offset 55  end_tx        u32        where it ends (claimed; the STF checks it)
+//! offset 59  block_count   u16        >= 1
+//! offset 61  block_count × (len u32 | BlockInputs bytes)
 //!            node_count    u32 | node_count × (len u32 | trie node RLP)   ascending keccak256
 //!            code_count    u32 | code_count × (len u32 | bytecode)        ascending keccak256, non-empty
 //!            header_count  u16 | header_count × 160-byte L2Header        oldest first, parent LAST
@@ -30,12 +34,30 @@ use alloy_primitives::{B256, Bytes, keccak256};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 
-/// The only trace version this code understands.
-pub const TRACE_VERSION: u8 = 0x01;
+/// The only trace version this code understands (2: with the segment fields).
+pub const TRACE_VERSION: u8 = 0x02;
 /// Most headers a witness may carry (the BLOCKHASH window).
 pub const MAX_WITNESS_HEADERS: usize = 256;
+/// Offset of the segment fields in an encoded trace.
+pub const TRACE_SEGMENT_OFFSET: usize = 41;
 /// Offset of the first block's length prefix in an encoded trace.
-pub const TRACE_BLOCKS_OFFSET: usize = 43;
+pub const TRACE_BLOCKS_OFFSET: usize = 61;
+
+/// Which part of its block a trace proves: a segment (docs/protocol.md, "Segments"). The
+/// codec checks nothing about these numbers; the state transition function does.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSegment {
+    /// Position of the segment in its block, from 0.
+    pub index: u16,
+    /// The first transaction the segment considers.
+    pub start_tx: u32,
+    /// Gas the block's earlier segments used.
+    pub gas_before: u64,
+    /// The first transaction the segment does not consider, as claimed by the trace (the
+    /// block's transaction count for a segment that ends the block).
+    pub end_tx: u32,
+}
 
 /// The stateless witness: trie nodes, bytecodes and recent headers (parent last).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +75,7 @@ pub struct Trace {
     pub chain_id: u64,
     /// L2 block hash of the block before `blocks[0]`; the last witness header hashes to it.
     pub parent_hash: B256,
+    pub segment: TraceSegment,
     pub blocks: Vec<BlockInputs>,
     pub witness: Witness,
 }
@@ -124,6 +147,10 @@ impl Trace {
         let mut out = vec![TRACE_VERSION];
         out.extend_from_slice(&self.chain_id.to_be_bytes());
         out.extend_from_slice(self.parent_hash.as_slice());
+        out.extend_from_slice(&self.segment.index.to_be_bytes());
+        out.extend_from_slice(&self.segment.start_tx.to_be_bytes());
+        out.extend_from_slice(&self.segment.gas_before.to_be_bytes());
+        out.extend_from_slice(&self.segment.end_tx.to_be_bytes());
         out.extend_from_slice(&block_count.to_be_bytes());
         for block in &self.blocks {
             put_prefixed(&mut out, &block.encode()?, "block_inputs")?;
@@ -156,18 +183,30 @@ impl Trace {
         }
         let chain_id = r.u64("chain_id")?;
         let parent_hash = r.b256("parent_hash")?;
+        let segment = TraceSegment {
+            index: r.u16("segment")?,
+            start_tx: r.u32("start_tx")?,
+            gas_before: r.u64("gas_before")?,
+            end_tx: r.u32("end_tx")?,
+        };
         let blocks = decode_blocks(&mut r)?;
         let nodes = decode_sorted(&mut r, "node", false)?;
         let codes = decode_sorted(&mut r, "code", true)?;
         let headers = decode_headers(&mut r)?;
         r.finish("trace")?;
         check_headers(&headers, parent_hash)?;
-        Ok(Self { chain_id, parent_hash, blocks, witness: Witness { nodes, codes, headers } })
+        Ok(Self {
+            chain_id,
+            parent_hash,
+            segment,
+            blocks,
+            witness: Witness { nodes, codes, headers },
+        })
     }
 
     /// Byte ranges of each encoded `BlockInputs` inside `self.encode()` (payload only, without
     /// the 4-byte length prefix): `keccak256(trace[range]) == blocks[i].commitment()`.
-    /// The first range starts at `TRACE_BLOCKS_OFFSET + 4` = 47.
+    /// The first range starts at `TRACE_BLOCKS_OFFSET + 4` = 65.
     pub fn block_input_ranges(&self) -> Vec<Range<usize>> {
         let mut start = TRACE_BLOCKS_OFFSET;
         let mut out = Vec::with_capacity(self.blocks.len());
@@ -254,7 +293,9 @@ pub fn block_input_ranges(trace: &[u8]) -> Result<Vec<Range<usize>>, ProtocolErr
     if version != TRACE_VERSION {
         return Err(ProtocolError::UnsupportedVersion { expected: TRACE_VERSION, found: version });
     }
-    r.take(8 + 32, "trace_prefix")?;
+    // Chain id, parent hash and the segment fields: up to `block_count`, 2 bytes before the
+    // first block.
+    r.take(TRACE_BLOCKS_OFFSET - 1 - 2, "trace_prefix")?;
     let count = r.u16("block_count")?;
     if count == 0 {
         return Err(ProtocolError::NoBlocks);

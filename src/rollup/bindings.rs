@@ -39,10 +39,10 @@ mod tests {
     fn batch_data_carries_the_propose_arguments_types() {
         assert_eq!(
             NativeRollup::BatchData::SIGNATURE,
-            "BatchData(uint64,bytes[],(bytes32,bytes32,uint256)[])"
+            "BatchData(uint64,bytes[],(bytes32,bytes32,uint256)[],(uint256,uint256,bytes32,uint256)[])"
         );
-        assert!(
-            NativeRollup::proposeCall::SIGNATURE.ends_with(",bytes[],(bytes32,bytes32,uint256)[])")
-        );
+        assert!(NativeRollup::proposeCall::SIGNATURE.ends_with(
+            ",bytes[],(bytes32,bytes32,uint256)[],(uint256,uint256,bytes32,uint256)[])"
+        ));
     }
 }

@@ -7,7 +7,7 @@
 
 use super::bindings::NativeRollup::{self, NativeRollupErrors};
 use super::params::RollupParams;
-use super::to_sol_header;
+use super::to_sol_leaf;
 use crate::protocol::CheckpointProof;
 use alloy_network::TransactionBuilder;
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -49,13 +49,12 @@ impl From<alloy_provider::transport::TransportError> for RollupError {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChallengeArgs {
     pub batch_id: u64,
-    pub block_index: u64,
-    /// Where the block sits in the batch: its header as proposed, its parent's header and its
-    /// path to the batch's `checkpointsRoot`.
+    /// Where the claimed leaf (a block's header or a cut inside a block) sits in the batch's
+    /// tree, and the leaf before it, each with its path to the batch's `checkpointsRoot`.
     pub proof: CheckpointProof,
     pub post_state_root: B256,
     pub gas_used: u64,
-    /// The encoded one-block EXECUTE trace.
+    /// The encoded EXECUTE trace of the claimed leaf's segment.
     pub trace: Bytes,
     pub salt: B256,
 }
@@ -67,7 +66,7 @@ impl ChallengeArgs {
         let words = (
             challenger,
             self.batch_id,
-            U256::from(self.block_index),
+            U256::from(self.proof.index),
             self.post_state_root,
             U256::from(self.gas_used),
             keccak256(&self.trace),
@@ -79,9 +78,10 @@ impl ChallengeArgs {
     pub fn call(&self) -> NativeRollup::challengeCall {
         NativeRollup::challengeCall {
             batchId: self.batch_id,
-            blockIndex: U256::from(self.block_index),
-            parent: to_sol_header(&self.proof.parent),
-            claimed: to_sol_header(&self.proof.claimed),
+            leafIndex: U256::from(self.proof.index),
+            prev: to_sol_leaf(&self.proof.prev),
+            prevProof: self.proof.prev_path.clone(),
+            claimed: to_sol_leaf(&self.proof.claimed),
             proof: self.proof.path.clone(),
             postStateRoot: self.post_state_root,
             gasUsed: U256::from(self.gas_used),

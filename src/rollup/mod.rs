@@ -12,12 +12,15 @@ pub mod genesis;
 pub mod genesis_file;
 pub mod params;
 
-pub use bindings::NativeRollup::{self, Checkpoint as SolCheckpoint, NativeRollupErrors};
+pub use bindings::NativeRollup::{
+    self, Checkpoint as SolCheckpoint, Cut as SolCut, Leaf as SolLeaf, NativeRollupErrors,
+};
 pub use client::{ChallengeArgs, RollupClient, RollupError};
 pub use genesis::{GenesisSource, L2Genesis, dev_users};
 pub use params::RollupParams;
 
-use crate::protocol::Checkpoint;
+use crate::protocol::{Checkpoint, Cut, Leaf};
+use alloy_primitives::U256;
 
 /// Batch status as the contract stores it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,20 +48,72 @@ pub fn to_sol(checkpoint: &Checkpoint) -> SolCheckpoint {
     SolCheckpoint {
         inputCommitment: checkpoint.input_commitment,
         postStateRoot: checkpoint.post_state_root,
-        gasUsed: alloy_primitives::U256::from(checkpoint.gas_used),
+        gasUsed: U256::from(checkpoint.gas_used),
     }
 }
 
-/// The protocol's L2 header in the contract's ABI form (`abi.encode` of it is the header's
-/// 160 bytes).
-pub fn to_sol_header(header: &crate::protocol::L2Header) -> bindings::NativeRollup::Header {
-    bindings::NativeRollup::Header {
-        parentHash: header.parent_hash,
-        number: alloy_primitives::U256::from(header.number),
-        inputCommitment: header.input_commitment,
-        stateRoot: header.state_root,
-        gasUsed: alloy_primitives::U256::from(header.gas_used),
+/// A batch-tree leaf in the contract's ABI form (`Leaf` of `challenge`).
+pub fn to_sol_leaf(leaf: &Leaf) -> SolLeaf {
+    SolLeaf {
+        parentHash: leaf.parent_hash,
+        number: U256::from(leaf.number),
+        inputCommitment: leaf.input_commitment,
+        segment: U256::from(leaf.segment),
+        endTx: U256::from(leaf.end_tx),
+        stateRoot: leaf.state_root,
+        gasUsed: U256::from(leaf.gas_used),
+        cut: leaf.cut,
     }
+}
+
+/// The contract's leaf as a protocol leaf; `None` if a field exceeds its protocol width.
+pub fn from_sol_leaf(leaf: &SolLeaf) -> Option<Leaf> {
+    Some(Leaf {
+        parent_hash: leaf.parentHash,
+        number: u64::try_from(leaf.number).ok()?,
+        input_commitment: leaf.inputCommitment,
+        segment: u16::try_from(leaf.segment).ok()?,
+        end_tx: u32::try_from(leaf.endTx).ok()?,
+        state_root: leaf.stateRoot,
+        gas_used: u64::try_from(leaf.gasUsed).ok()?,
+        cut: leaf.cut,
+    })
+}
+
+/// A batch's cuts (`cuts[i]`: block `i`'s) as `propose` takes them: one list, by block.
+pub fn to_sol_cuts(cuts: &[Vec<Cut>]) -> Vec<SolCut> {
+    (0u64..)
+        .zip(cuts)
+        .flat_map(|(block, cuts)| {
+            cuts.iter().map(move |cut| SolCut {
+                blockIndex: U256::from(block),
+                endTx: U256::from(cut.end_tx),
+                stateRoot: cut.state_root,
+                gasUsed: U256::from(cut.gas_used),
+            })
+        })
+        .collect()
+}
+
+/// The cuts of a batch of `blocks` blocks from `propose`'s list; `None` if a block index is
+/// out of range or out of order, or a field exceeds its protocol width (the contract refuses
+/// such a proposal, so only a wrong answer can carry one).
+pub fn from_sol_cuts(sol: &[SolCut], blocks: usize) -> Option<Vec<Vec<Cut>>> {
+    let mut out = vec![Vec::new(); blocks];
+    let mut last = 0usize;
+    for cut in sol {
+        let block = usize::try_from(cut.blockIndex).ok()?;
+        if block < last {
+            return None;
+        }
+        last = block;
+        out.get_mut(block)?.push(Cut {
+            end_tx: u32::try_from(cut.endTx).ok()?,
+            state_root: cut.stateRoot,
+            gas_used: u64::try_from(cut.gasUsed).ok()?,
+        });
+    }
+    Some(out)
 }
 
 /// The contract's checkpoint as a protocol checkpoint; `None` if gas used exceeds u64.

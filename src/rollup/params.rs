@@ -32,12 +32,12 @@ pub struct RollupParams {
     pub reward_bps: u64,
 }
 
-/// Default `max_l2_gas_limit`. Under protocol v2 the witness budget bounds every block's proof
-/// whatever its gas limit, which enters a challenge only through EXECUTE's charge: any value up
-/// to 8,065,176 keeps the worst challenge under 2^24 (docs/protocol.md, "Witness budget").
-/// 1M is v1's value, kept as the dev default; typical blocks of fresh-state transactions reach
-/// the budget at about that much gas anyway (docs/benchmarks.md, "EXECUTE").
-pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 1_000_000;
+/// Default `max_l2_gas_limit`: a real-size L2 block. A block runs as segments of at most
+/// `SEGMENT_GAS` (7M) each, and a challenge proves one segment, so the gas limit enters a
+/// challenge only through EXECUTE's charge of `min(gas_limit, SEGMENT_GAS)`: any value keeps
+/// the worst challenge under 2^24 (docs/protocol.md, "Segments"). What bounds it is the
+/// segments a block may have (16, at most 112M of transactions) and replay throughput.
+pub const DEFAULT_MAX_L2_GAS_LIMIT: u64 = 30_000_000;
 
 impl RollupParams {
     /// Dev defaults for an L2 with this chain id and genesis.

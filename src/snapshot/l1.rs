@@ -101,6 +101,7 @@ fn finalized_record(id: u64, b: &NativeRollup::Batch, at_l1: u64) -> BatchRecord
         first_block: b.firstBlock,
         block_count: b.blockCount,
         claimed: Vec::new(),
+        claimed_cuts: Vec::new(),
         local: Vec::new(),
         l2_gas: 0,
         verdict: Verdict::Valid,

@@ -21,7 +21,8 @@ use std::time::Duration;
 pub struct FakeBatch {
     pub status: BatchStatus,
     pub checkpoints_root: B256,
-    pub block_count: usize,
+    /// Leaves of the batch's tree (its blocks and their cuts).
+    pub leaf_count: usize,
     pub proposed_at: u64,
 }
 
@@ -100,7 +101,7 @@ impl FakeL1 {
                 batches: vec![FakeBatch {
                     status: BatchStatus::Pending,
                     checkpoints_root,
-                    block_count: 2,
+                    leaf_count: 2,
                     proposed_at: 10,
                 }],
                 window,
@@ -220,22 +221,17 @@ impl Chain {
                 },
             ));
         }
-        let header = |h: &NativeRollup::Header| crate::protocol::L2Header {
-            parent_hash: h.parentHash,
-            number: u64::try_from(h.number).unwrap_or(u64::MAX),
-            input_commitment: h.inputCommitment,
-            state_root: h.stateRoot,
-            gas_used: u64::try_from(h.gasUsed).unwrap_or(u64::MAX),
-        };
+        let leaf = |l: &NativeRollup::Leaf| crate::rollup::from_sol_leaf(l).unwrap_or_default();
         let proof = crate::protocol::CheckpointProof {
-            parent: header(&call.parent),
-            claimed: header(&call.claimed),
+            index: usize::try_from(call.leafIndex).unwrap_or(usize::MAX),
+            prev: leaf(&call.prev),
+            prev_path: call.prevProof.clone(),
+            claimed: leaf(&call.claimed),
             path: call.proof.clone(),
         };
         let args = crate::rollup::ChallengeArgs {
             batch_id: id,
             proof: proof.clone(),
-            block_index: u64::try_from(call.blockIndex).unwrap_or(u64::MAX),
             post_state_root: call.postStateRoot,
             gas_used: u64::try_from(call.gasUsed).unwrap_or(u64::MAX),
             trace: call.trace.clone(),
@@ -252,10 +248,9 @@ impl Chain {
                 NativeRollup::CommitmentTooRecent { commitment, committedAt: U256::from(at) },
             ));
         }
-        let block_index = usize::try_from(call.blockIndex).unwrap_or(usize::MAX);
-        if !proof.verify(batch.checkpoints_root, batch.block_count, block_index) {
+        if proof.verify(batch.checkpoints_root, batch.leaf_count).is_none() {
             return Err(NativeRollupErrors::CheckpointNotInBatch(
-                NativeRollup::CheckpointNotInBatch { batchId: id, index: call.blockIndex },
+                NativeRollup::CheckpointNotInBatch { batchId: id, index: call.leafIndex },
             ));
         }
         self.commitments.remove(&commitment);

@@ -27,8 +27,8 @@ pub use txmgr::{SentTx, TxError, TxManager, TxPolicy};
 use crate::bisect::{Budgets, ChallengeShape, ChunkPlan, plan_chunk};
 use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::execute;
-use crate::protocol::batch_tree::{batch_headers, headers_root};
-use crate::protocol::{Checkpoint, CheckpointProof, ExecuteCall, Trace, execute_gas_cost};
+use crate::protocol::batch_tree::{batch_headers, batch_leaves, leaf_index, leaves_root};
+use crate::protocol::{Checkpoint, CheckpointProof, Cut, ExecuteCall, Trace, execute_gas_cost};
 use crate::rollup::{ChallengeArgs, NativeRollupErrors};
 use crate::watcher::{Lie, WatchDb};
 use alloy_primitives::{Address, B256, Bytes, U256, keccak256};
@@ -86,8 +86,14 @@ impl Stage {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Intent {
     pub batch_id: u64,
+    /// The block holding the wrong leaf, and the leaf's index in the batch's tree (a cut's
+    /// or the block's header; docs/protocol.md, "Segments").
     pub block_index: u64,
+    #[serde(default)]
+    pub leaf_index: u64,
     pub claimed: Vec<Checkpoint>,
+    #[serde(default)]
+    pub claimed_cuts: Vec<Vec<Cut>>,
     pub post_state_root: B256,
     pub gas_used: u64,
     pub trace: Bytes,
@@ -122,21 +128,24 @@ pub struct Intent {
 impl Intent {
     /// The intent to prove `lie` with the local transition, at `stage`.
     pub fn new(lie: &Lie, salt: B256, stage: Stage) -> Self {
-        let headers = batch_headers(&lie.base, &lie.claimed);
+        let leaves = batch_leaves(&batch_headers(&lie.base, &lie.claimed), &lie.claimed_cuts);
+        let leaf = leaf_index(&lie.claimed_cuts, lie.index, usize::from(lie.segment));
         Self {
             batch_id: lie.batch_id,
             block_index: lie.index as u64,
+            leaf_index: leaf as u64,
             claimed: lie.claimed.clone(),
+            claimed_cuts: lie.claimed_cuts.clone(),
             post_state_root: lie.local.post_state_root,
             gas_used: lie.local.gas_used,
             trace: lie.trace.clone(),
             salt,
             proposed_at: lie.l1_timestamp,
-            checkpoints_root: headers_root(&headers),
-            // The watcher's lie index is always inside its batch; a default proof could only
-            // make the reveal revert, and the self-check refuses it first.
+            checkpoints_root: leaves_root(&leaves),
+            // The watcher's lie is always inside its batch; a default proof could only make
+            // the reveal revert, and the self-check refuses it first.
             proof: Box::new(
-                CheckpointProof::from_headers(&lie.base, &headers, lie.index).unwrap_or_default(),
+                CheckpointProof::from_leaves(&lie.base, &leaves, leaf).unwrap_or_default(),
             ),
             window_closes: 0,
             l1_gas: 0,
@@ -146,15 +155,14 @@ impl Intent {
         }
     }
 
-    /// The database key: batch id, then the proposal's checkpoints root, then the block.
+    /// The database key: batch id, then the proposal's checkpoints root, then the leaf.
     pub fn key(&self) -> String {
-        intent_key(self.batch_id, self.checkpoints_root, self.block_index)
+        intent_key(self.batch_id, self.checkpoints_root, self.leaf_index)
     }
 
     pub fn args(&self) -> ChallengeArgs {
         ChallengeArgs {
             batch_id: self.batch_id,
-            block_index: self.block_index,
             proof: (*self.proof).clone(),
             post_state_root: self.post_state_root,
             gas_used: self.gas_used,
@@ -165,8 +173,8 @@ impl Intent {
 }
 
 /// Intents sort by batch id first (oldest batch first), then by proposal.
-fn intent_key(batch_id: u64, checkpoints: B256, block_index: u64) -> String {
-    format!("batch-{batch_id:020}-{checkpoints}-block-{block_index:06}")
+fn intent_key(batch_id: u64, checkpoints: B256, leaf_index: u64) -> String {
+    format!("batch-{batch_id:020}-{checkpoints}-leaf-{leaf_index:06}")
 }
 
 /// What the submitter may do.
@@ -204,24 +212,44 @@ pub enum Refusal {
 }
 
 /// Checks a lie's proof with the same verifier EXECUTE runs: it must confirm the local
-/// transition from the trace's parent state, and that transition must differ from the claim.
+/// transition of the segment from the state the leaf before it claims, and that transition
+/// must differ from the claimed leaf.
 ///
-/// The block's location is the contract's too: the trace must start at the parent the claimed
-/// header names, and the pre-state EXECUTE is given is that parent header's state root. (The
-/// watcher already checked the claimed checkpoints against the contract's root.)
+/// The segment's location is the contract's too: the trace must start at the parent the
+/// claimed leaf names, at the segment, transaction and gas the previous leaf ends at, and the
+/// pre-state EXECUTE is given is that leaf's state root. (The watcher already checked the
+/// claimed checkpoints and cuts against the contract's root.)
 pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
-    let trace = Trace::decode(&lie.trace).map_err(|e| Refusal::SelfCheck(format!("trace: {e}")))?;
-    let proof = CheckpointProof::new(&lie.base, &lie.claimed, lie.index)
-        .ok_or_else(|| Refusal::SelfCheck("index out of range".into()))?;
-    if trace.parent_hash != proof.claimed.parent_hash {
-        return Err(Refusal::SelfCheck(format!(
+    let refuse = |why: String| Refusal::SelfCheck(why);
+    let trace = Trace::decode(&lie.trace).map_err(|e| refuse(format!("trace: {e}")))?;
+    let leaves = batch_leaves(&batch_headers(&lie.base, &lie.claimed), &lie.claimed_cuts);
+    let leaf = leaf_index(&lie.claimed_cuts, lie.index, usize::from(lie.segment));
+    let proof = CheckpointProof::from_leaves(&lie.base, &leaves, leaf)
+        .ok_or_else(|| refuse("leaf out of range".into()))?;
+    let claimed = &proof.claimed;
+    if trace.parent_hash != claimed.parent_hash {
+        return Err(refuse(format!(
             "the trace starts at {} but the block's parent is {}",
-            trace.parent_hash, proof.claimed.parent_hash
+            trace.parent_hash, claimed.parent_hash
         )));
     }
-    let pre = proof.parent.state_root;
+    let origin = proof.origin();
+    let segment = trace.segment;
+    if (segment.index, segment.start_tx, segment.gas_before)
+        != (origin.segment, origin.start_tx, origin.gas_before)
+    {
+        return Err(refuse(format!(
+            "the trace runs segment {} from transaction {} after {} gas, the leaf before the claim ends at segment {}, transaction {}, {} gas",
+            segment.index,
+            segment.start_tx,
+            segment.gas_before,
+            origin.segment,
+            origin.start_tx,
+            origin.gas_before
+        )));
+    }
     let call = ExecuteCall {
-        pre_state_root: pre,
+        pre_state_root: origin.pre_state_root,
         post_state_root: lie.local.post_state_root,
         trace: lie.trace.clone(),
         gas_used: lie.local.gas_used,
@@ -229,20 +257,18 @@ pub fn self_check(rules: &ChainRules, lie: &Lie) -> Result<(), Refusal> {
     match execute(rules, &call) {
         Ok(true) => {}
         Ok(false) => {
-            return Err(Refusal::SelfCheck(
-                "the verifier does not confirm the local transition".into(),
-            ));
+            return Err(refuse("the verifier does not confirm the local transition".into()));
         }
-        Err(e) => return Err(Refusal::SelfCheck(format!("the verifier rejects the trace: {e}"))),
+        Err(e) => return Err(refuse(format!("the verifier rejects the trace: {e}"))),
     }
-    let claimed = lie
-        .claimed
-        .get(lie.index)
-        .ok_or_else(|| Refusal::SelfCheck("index out of range".into()))?;
-    if (claimed.post_state_root, claimed.gas_used)
-        == (lie.local.post_state_root, lie.local.gas_used)
+    // A header claims the segment that ends the block: its end is the block's last
+    // transaction.
+    let tx_count = trace.blocks.first().map_or(0, |b| b.transactions.len());
+    let claimed_end = if claimed.cut { claimed.end_tx as usize } else { tx_count };
+    if (claimed.state_root, claimed.gas_used, claimed_end)
+        == (lie.local.post_state_root, lie.local.gas_used, segment.end_tx as usize)
     {
-        return Err(Refusal::SelfCheck("the proven transition equals the claim".into()));
+        return Err(refuse("the proven transition equals the claim".into()));
     }
     Ok(())
 }

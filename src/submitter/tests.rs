@@ -36,7 +36,7 @@ fn base() -> L2Header {
 
 /// The batch root of `claimed` on [`base`], as the contract stores it.
 fn checkpoints_root(claimed: &[Checkpoint]) -> B256 {
-    crate::protocol::checkpoints_root(&base(), claimed)
+    crate::protocol::checkpoints_root(&base(), claimed, &[])
 }
 
 /// An intent to prove block 0 of batch `batch_id` (proposed at block 10) wrong.
@@ -45,9 +45,11 @@ fn intent(batch_id: u64, seed: u8) -> Intent {
     Intent {
         batch_id,
         block_index: 0,
+        leaf_index: 0,
         checkpoints_root: checkpoints_root(&claimed),
-        proof: Box::new(CheckpointProof::new(&base(), &claimed, 0).expect("block 0")),
+        proof: Box::new(CheckpointProof::new(&base(), &claimed, &[], 0).expect("block 0")),
         claimed,
+        claimed_cuts: Vec::new(),
         post_state_root: B256::repeat_byte(0x99),
         gas_used: 21_000,
         trace: Bytes::from_static(b"trace"),
@@ -459,7 +461,7 @@ async fn a_stuck_receipt_does_not_hold_up_the_conviction_of_another_batch() {
         let second = super::fake::FakeBatch {
             status: BatchStatus::Pending,
             checkpoints_root: checkpoints_root(&claimed(2)),
-            block_count: 2,
+            leaf_count: 2,
             proposed_at: 10,
         };
         c.batches.push(second);

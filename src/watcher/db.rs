@@ -4,7 +4,7 @@
 //! Input/output: typed records, stored as JSON values under big-endian keys. Every write that
 //! must move together goes through one `WriteBatch`.
 
-use crate::protocol::Checkpoint;
+use crate::protocol::{Checkpoint, Cut};
 use alloy_primitives::B256;
 use rocksdb::{ColumnFamilyDescriptor, DB, Direction, IteratorMode, Options, WriteBatch};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
@@ -70,6 +70,10 @@ pub struct BatchRecord {
     pub first_block: u64,
     pub block_count: u64,
     pub claimed: Vec<Checkpoint>,
+    /// The claimed cuts inside the blocks (`claimed_cuts[i]`: block `i`'s; docs/protocol.md,
+    /// "Segments").
+    #[serde(default)]
+    pub claimed_cuts: Vec<Vec<Cut>>,
     /// The local checkpoints, up to and including the first divergent one.
     pub local: Vec<Checkpoint>,
     pub l2_gas: u64,
@@ -96,6 +100,7 @@ impl BatchRecord {
             first_block: id,
             block_count: 1,
             claimed: Vec::new(),
+            claimed_cuts: Vec::new(),
             local: Vec::new(),
             l2_gas: 0,
             verdict: Verdict::Valid,

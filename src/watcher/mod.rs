@@ -31,7 +31,7 @@ use crate::execute_local::chain::ChainRules;
 use crate::execute_local::execute::TraceBuildError;
 use crate::execute_local::replay::ReplayError;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::{Checkpoint, L2Header, ProtocolError};
+use crate::protocol::{Checkpoint, Cut, L2Header, ProtocolError};
 use crate::rollup::NativeRollup;
 use crate::severity::{Classify, Severity};
 use alloy_primitives::{Address, B256, Bytes};
@@ -154,13 +154,19 @@ pub enum ReplayFault {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Lie {
     pub batch_id: u64,
+    /// The block holding the first wrong leaf (its index in the batch), and the segment of
+    /// that block the leaf ends: a cut's, or the block's last for its header.
     pub index: usize,
+    pub segment: u16,
     pub claimed: Vec<Checkpoint>,
+    pub claimed_cuts: Vec<Vec<Cut>>,
+    /// The segment's true end: state root and the block's gas up to there (with the block's
+    /// input commitment).
     pub local: Checkpoint,
-    /// The header of the L2 block before the batch (the challenge's proof is built from it
-    /// and `claimed`).
+    /// The header of the L2 block before the batch (the challenge's proof is built from it,
+    /// `claimed` and `claimed_cuts`).
     pub base: L2Header,
-    /// The encoded one-block trace, recorded from the state before the block.
+    /// The encoded trace of the segment, recorded from the state before the block.
     pub trace: Bytes,
     pub l1_block: u64,
     pub l1_timestamp: u64,

@@ -10,19 +10,20 @@ use super::{
 };
 use crate::daemon::metrics_names as metric;
 use crate::execute_local::chain::ChainRules;
-use crate::execute_local::execute::record_trace;
+use crate::execute_local::execute::record_segment_trace;
 use crate::execute_local::l2::{L2Block, stored_header};
 use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
-use crate::protocol::batch_tree::{batch_headers, headers_root};
-use crate::protocol::{BlockInputs, Checkpoint, L2Header};
-use crate::rollup::{NativeRollup, from_sol};
+use crate::protocol::batch_tree::{batch_headers, batch_leaves, leaves_root};
+use crate::protocol::{BlockInputs, Checkpoint, Cut, L2Header, ProtocolError};
+use crate::rollup::{NativeRollup, from_sol, from_sol_cuts};
 use alloy_primitives::{Address, Bytes};
 use alloy_rpc_types_eth::Log;
 use std::time::Instant;
 
-/// A batch's blocks and claimed checkpoints, or why this challenger cannot decode them.
-type Decoded = Result<(Vec<BlockInputs>, Vec<Checkpoint>), String>;
+/// A batch's blocks, claimed checkpoints and claimed cuts, or why this challenger cannot
+/// decode them.
+type Decoded = Result<(Vec<BlockInputs>, Vec<Checkpoint>, Vec<Vec<Cut>>), String>;
 
 /// The batch's blocks and claimed checkpoints from its `BatchData` log, checked against the
 /// `BatchProposed` event of the same transaction. `Err(Incomplete)` when the two logs disagree
@@ -45,12 +46,16 @@ fn decode_proposal(
     let Some(claimed) = claimed else {
         return Ok(Err("a checkpoint's gas used exceeds u64".into()));
     };
+    // The contract refuses cuts out of order, out of the batch or wider than the protocol's
+    // fields: a log holding such is not the contract's.
+    let cuts = from_sol_cuts(&data.cuts, data.blocks.len())
+        .ok_or(Incomplete::CheckpointsRoot { batch: event.batchId })?;
     let blocks = data
         .blocks
         .iter()
         .map(|b| BlockInputs::decode(b).map_err(|e| format!("block inputs do not decode: {e}")))
         .collect::<Result<Vec<_>, _>>();
-    Ok(blocks.map(|blocks| (blocks, claimed)))
+    Ok(blocks.map(|blocks| (blocks, claimed, cuts)))
 }
 
 /// The blocks of a recorded batch, read again from the `BatchData` log of its proposing
@@ -80,17 +85,54 @@ fn undecodable(batch: u64, reason: &str) {
 struct Replayed {
     local: Vec<Checkpoint>,
     gas: u64,
-    lie: Option<(usize, Bytes)>,
+    lie: Option<Found>,
 }
 
-/// Replays `blocks` on the store's head, committing each block that matches its claim; at
-/// the first that does not, records its trace and stops (the store stays before it). An
-/// error comes with the index of the block it stopped at.
+/// The first wrong leaf: its block, the segment it ends, the segment's true end and trace.
+struct Found {
+    index: usize,
+    segment: u16,
+    local: Checkpoint,
+    trace: Bytes,
+}
+
+/// One leaf of a block as a claim: a cut (the state after a segment that does not end the
+/// block) or the block's checkpoint.
+#[derive(Debug, PartialEq, Eq)]
+enum Claim<'a> {
+    Cut(&'a Cut),
+    Block(&'a Checkpoint),
+}
+
+/// The block's leaves in order: its cuts, then its checkpoint.
+fn claims<'a>(cuts: &'a [Cut], checkpoint: &'a Checkpoint) -> impl Iterator<Item = Claim<'a>> {
+    cuts.iter().map(Claim::Cut).chain(std::iter::once(Claim::Block(checkpoint)))
+}
+
+/// The first leaf of a block where the claim is not the local one (the segment it ends), if
+/// any. Leaves are compared in order, so a claim with more or fewer cuts than the block has
+/// differs at the first leaf where one of them ends the block and the other does not.
+fn first_divergent(
+    claimed_cuts: &[Cut],
+    claimed: Option<&Checkpoint>,
+    local_cuts: &[Cut],
+    local: &Checkpoint,
+) -> Option<usize> {
+    let Some(claimed) = claimed else { return Some(0) };
+    let mut mine = claims(local_cuts, local);
+    claims(claimed_cuts, claimed).position(|claim| mine.next().as_ref() != Some(&claim))
+}
+
+/// Replays `blocks` on the store's head, committing each block whose leaves all match their
+/// claims; at the first that does not, records the trace of the first wrong leaf's segment
+/// and stops (the store stays before the block). An error comes with the index of the block
+/// it stopped at.
 fn replay_blocks(
     store: &StateStore,
     rules: &ChainRules,
     blocks: &[BlockInputs],
     claimed: &[Checkpoint],
+    claimed_cuts: &[Vec<Cut>],
 ) -> Result<Replayed, (usize, ReplayFault)> {
     let mut out = Replayed { local: Vec::new(), gas: 0, lie: None };
     for (index, inputs) in blocks.iter().enumerate() {
@@ -105,11 +147,24 @@ fn replay_blocks(
         };
         out.local.push(mine);
         out.gas += mine.gas_used;
-        if claimed.get(index) != Some(&mine) {
-            let (trace, _) =
-                record_trace(store, rules, &[block]).map_err(|e| at(ReplayFault::Trace(e)))?;
+        let cuts = claimed_cuts.get(index).map(Vec::as_slice).unwrap_or_default();
+        if let Some(k) = first_divergent(cuts, claimed.get(index), &pending.cuts, &mine) {
+            let segment = u16::try_from(k).map_err(|_| {
+                at(ReplayFault::Encode(ProtocolError::TooLarge {
+                    what: "segment",
+                    found: k,
+                    max: usize::from(u16::MAX),
+                }))
+            })?;
+            let (trace, recorded) = record_segment_trace(store, rules, &block, segment)
+                .map_err(|e| at(ReplayFault::Trace(e)))?;
             let encoded = trace.encode().map_err(|e| at(ReplayFault::Encode(e)))?;
-            out.lie = Some((index, encoded.into()));
+            let local = Checkpoint {
+                input_commitment: block.input_commitment,
+                post_state_root: recorded.step.post_state_root,
+                gas_used: recorded.step.end.gas_used,
+            };
+            out.lie = Some(Found { index, segment, local, trace: encoded.into() });
             return Ok(out);
         }
         pending.commit(store).map_err(|e| at(ReplayFault::Commit(e)))?;
@@ -117,17 +172,23 @@ fn replay_blocks(
     Ok(out)
 }
 
-/// The claimed checkpoints, chained from the header before the batch, must give the root and
-/// the last block hash `BatchProposed` reports: the contract computed both from the same
-/// arguments it emitted in `BatchData`, so a difference is the endpoint's answer at fault.
+/// The claimed checkpoints and cuts, chained from the header before the batch, must give the
+/// root, the leaf count and the last block hash `BatchProposed` reports: the contract
+/// computed them from the same arguments it emitted in `BatchData`, so a difference is the
+/// endpoint's answer at fault.
 fn check_root(
     base: &L2Header,
     claimed: &[Checkpoint],
+    cuts: &[Vec<Cut>],
     event: &NativeRollup::BatchProposed,
 ) -> Result<(), WatchError> {
     let headers = batch_headers(base, claimed);
     let last = headers.last().map(L2Header::block_hash);
-    if headers_root(&headers) != event.checkpointsRoot || last != Some(event.lastBlockHash) {
+    let leaves = batch_leaves(&headers, cuts);
+    if leaves_root(&leaves) != event.checkpointsRoot
+        || leaves.len() as u64 != event.leafCount
+        || last != Some(event.lastBlockHash)
+    {
         return Err(Incomplete::CheckpointsRoot { batch: event.batchId }.into());
     }
     Ok(())
@@ -172,6 +233,7 @@ impl<S: L1Source> Watcher<S> {
             first_block: event.firstBlock,
             block_count: event.blockCount,
             claimed: Vec::new(),
+            claimed_cuts: Vec::new(),
             local: Vec::new(),
             l2_gas: 0,
             verdict: Verdict::Valid,
@@ -184,8 +246,9 @@ impl<S: L1Source> Watcher<S> {
                 record.verdict = Verdict::Skipped { reason };
                 None
             }
-            Ok((blocks, claimed)) => {
+            Ok((blocks, claimed, cuts)) => {
                 record.claimed = claimed;
+                record.claimed_cuts = cuts;
                 match self.parent_problem(event.parent)? {
                     Some((reason, alarm)) => {
                         if alarm {
@@ -270,10 +333,10 @@ impl<S: L1Source> Watcher<S> {
             .into());
         }
         let base = stored_header(&self.store, before)?.ok_or(StoreError::Uninitialised)?;
-        check_root(&base, &record.claimed, event)?;
+        check_root(&base, &record.claimed, &record.claimed_cuts, event)?;
         let started = Instant::now();
         let replayed = tokio::task::block_in_place(|| {
-            replay_blocks(&self.store, &self.rules, blocks, &record.claimed)
+            replay_blocks(&self.store, &self.rules, blocks, &record.claimed, &record.claimed_cuts)
         })
         .map_err(|(index, fault)| WatchError::Replay {
             batch: record.id,
@@ -287,18 +350,20 @@ impl<S: L1Source> Watcher<S> {
         }
         record.local = replayed.local;
         record.l2_gas = replayed.gas;
-        let Some((index, trace)) = replayed.lie else {
+        let Some(Found { index, segment, local, trace }) = replayed.lie else {
             metrics::counter!(metric::WATCHER_BATCHES_VERIFIED).increment(1);
             return Ok(None);
         };
         record.verdict = Verdict::Invalid { index };
         metrics::counter!(metric::WATCHER_BATCHES_INVALID).increment(1);
-        tracing::warn!(target: "native_challenger::watcher", batch = record.id, block = record.first_block + index as u64, "wrong checkpoint found");
+        tracing::warn!(target: "native_challenger::watcher", batch = record.id, block = record.first_block + index as u64, segment, "wrong checkpoint found");
         Ok(Some(Lie {
             batch_id: record.id,
             index,
+            segment,
             claimed: record.claimed.clone(),
-            local: record.local[index],
+            claimed_cuts: record.claimed_cuts.clone(),
+            local,
             base,
             trace,
             l1_block: record.l1_block,

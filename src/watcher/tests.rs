@@ -163,6 +163,7 @@ fn proposed(id: u64) -> LogData {
         blockCount: 1,
         lastBlockHash: B256::ZERO,
         lastStateRoot: B256::ZERO,
+        leafCount: 1,
         checkpointsRoot: B256::ZERO,
     }
     .encode_log_data()
@@ -266,10 +267,12 @@ impl Builder {
             blockCount: count as u64,
             lastBlockHash: last,
             lastStateRoot: claimed.last().map_or(B256::ZERO, |c| c.postStateRoot),
-            checkpointsRoot: crate::protocol::checkpoints_root(&base, &checkpoints),
+            checkpointsRoot: crate::protocol::checkpoints_root(&base, &checkpoints, &[]),
+            leafCount: count as u64,
         }
         .encode_log_data();
-        let data = BatchData { batchId: id, blocks, checkpoints: claimed }.encode_log_data();
+        let data = BatchData { batchId: id, blocks, checkpoints: claimed, cuts: Vec::new() }
+            .encode_log_data();
         Proposal { proposed, data }
     }
 
@@ -364,6 +367,7 @@ async fn batch_data_that_disagrees_with_its_event_is_an_incomplete_answer() {
         batchId: 1,
         blocks: vec![Bytes::new(), Bytes::new()],
         checkpoints: vec![Default::default(), Default::default()],
+        cuts: Vec::new(),
     };
     {
         let mut logs = l1.logs.lock().expect("logs");

@@ -347,26 +347,43 @@ pub async fn stuff_blocks(
     hashes
 }
 
-/// An EXECUTE call whose trace framing names one block of `l2_gas_limit` gas (so the
-/// precompile charges `100,000 + l2_gas_limit + 4 × trace bytes` before any work) and whose
-/// witness is empty (no headers: a decode error, so it reverts after charging). It proves
-/// nothing and spends the L1 block's EXECUTE budget.
+/// An EXECUTE call whose trace framing names empty blocks whose gas limits add up to
+/// `l2_gas_limit`, each at most `SEGMENT_GAS` (so the precompile charges `100,000 +
+/// l2_gas_limit + 4 × trace bytes` before any work), and whose witness is empty (no headers: a
+/// decode error, so it reverts after charging). It proves nothing and spends the L1 block's
+/// EXECUTE budget.
 pub fn budget_burning_call(l2_chain_id: u64, l2_gas_limit: u64) -> Bytes {
-    let mut inputs = Vec::with_capacity(120);
-    inputs.extend_from_slice(&1u64.to_be_bytes()); // number
-    inputs.extend_from_slice(&0u64.to_be_bytes()); // timestamp
-    inputs.extend_from_slice(&[0u8; 20]); // fee recipient
-    inputs.extend_from_slice(&[0u8; 32]); // prev_randao
-    inputs.extend_from_slice(&l2_gas_limit.to_be_bytes());
-    inputs.extend_from_slice(&1u64.to_be_bytes()); // base fee
-    inputs.extend_from_slice(&[0u8; 32]); // l1 anchor
-    inputs.extend_from_slice(&0u32.to_be_bytes()); // no transactions
-    let mut trace = vec![1u8];
+    use native_challenger::protocol::SEGMENT_GAS;
+    // EXECUTE charges each block of a trace at most one segment's gas: as many empty blocks as
+    // it takes to be charged `l2_gas_limit` in all.
+    let block = |gas_limit: u64| {
+        let mut inputs = Vec::with_capacity(120);
+        inputs.extend_from_slice(&1u64.to_be_bytes()); // number
+        inputs.extend_from_slice(&0u64.to_be_bytes()); // timestamp
+        inputs.extend_from_slice(&[0u8; 20]); // fee recipient
+        inputs.extend_from_slice(&[0u8; 32]); // prev_randao
+        inputs.extend_from_slice(&gas_limit.to_be_bytes());
+        inputs.extend_from_slice(&1u64.to_be_bytes()); // base fee
+        inputs.extend_from_slice(&[0u8; 32]); // l1 anchor
+        inputs.extend_from_slice(&0u32.to_be_bytes()); // no transactions
+        inputs
+    };
+    let mut blocks = Vec::new();
+    let mut left = l2_gas_limit;
+    while left > 0 {
+        let gas = left.min(SEGMENT_GAS);
+        blocks.push(block(gas));
+        left -= gas;
+    }
+    let mut trace = vec![2u8];
     trace.extend_from_slice(&l2_chain_id.to_be_bytes());
     trace.extend_from_slice(&[0u8; 32]); // parent hash
-    trace.extend_from_slice(&1u16.to_be_bytes());
-    trace.extend_from_slice(&(inputs.len() as u32).to_be_bytes());
-    trace.extend_from_slice(&inputs);
+    trace.extend_from_slice(&[0u8; 18]); // segment 0 from transaction 0, end 0
+    trace.extend_from_slice(&(blocks.len() as u16).to_be_bytes());
+    for inputs in &blocks {
+        trace.extend_from_slice(&(inputs.len() as u32).to_be_bytes());
+        trace.extend_from_slice(inputs);
+    }
     trace.extend_from_slice(&0u32.to_be_bytes()); // nodes
     trace.extend_from_slice(&0u32.to_be_bytes()); // codes
     trace.extend_from_slice(&0u16.to_be_bytes()); // headers: none, a decode error

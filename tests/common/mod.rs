@@ -7,6 +7,7 @@ pub mod e2e;
 pub mod red_team;
 pub mod rollup;
 pub mod rpc_proxy;
+pub mod segments;
 
 use alloy_consensus::{SignableTransaction, TxEip1559, TxEnvelope};
 use alloy_eips::eip2718::Encodable2718;

@@ -16,11 +16,11 @@ use native_challenger::devnet::Devnet;
 use native_challenger::execute_local::l2::stored_header;
 use native_challenger::execute_local::store::StateStore;
 use native_challenger::proposer::PlannedBatch;
-use native_challenger::protocol::batch_tree::{batch_headers, headers_root};
+use native_challenger::protocol::batch_tree::{batch_headers, batch_leaves, leaves_root};
 use native_challenger::protocol::{BlockInputs, Checkpoint, L2Header, checkpoints_root};
 use native_challenger::rollup::bindings::DecoyProposer;
 use native_challenger::rollup::client::{send_and_wait, with_margin};
-use native_challenger::rollup::{NativeRollup, RollupError, from_sol};
+use native_challenger::rollup::{NativeRollup, RollupError, from_sol, from_sol_cuts};
 use std::time::Duration;
 
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -207,15 +207,19 @@ pub fn assert_logs_carry(
     assert_eq!(data.batchId, proposed.batchId);
     assert_eq!(data.blocks, call.blocks, "BatchData carries the blocks the rollup received");
     assert_eq!(data.checkpoints, call.checkpoints, "and the checkpoints");
+    assert_eq!(data.cuts, call.cuts, "and the cuts");
     let base = header(store, proposed.firstBlock - 1);
     let claimed: Vec<Checkpoint> =
         data.checkpoints.iter().map(|c| from_sol(c).expect("gas fits u64")).collect();
+    let cuts = from_sol_cuts(&data.cuts, data.blocks.len()).expect("cuts in order");
     let headers = batch_headers(&base, &claimed);
+    let leaves = batch_leaves(&headers, &cuts);
     assert_eq!(
-        headers_root(&headers),
+        leaves_root(&leaves),
         proposed.checkpointsRoot,
-        "the Merkle root of the logged checkpoints' block hashes is the proposal's checkpointsRoot"
+        "the Merkle root of the logged checkpoints' and cuts' leaves is the proposal's checkpointsRoot"
     );
+    assert_eq!(proposed.leafCount as usize, leaves.len(), "over the proposal's leaf count");
     let last = headers.last().map(L2Header::block_hash);
     assert_eq!(last, Some(proposed.lastBlockHash), "and they chain to its last block hash");
     assert_eq!(proposed.blockCount as usize, data.blocks.len());
@@ -229,5 +233,5 @@ pub fn header(store: &StateStore, number: u64) -> L2Header {
 /// The `checkpointsRoot` the contract stores for `batch`, its parent block read from `store`.
 pub fn root_of(store: &StateStore, batch: &PlannedBatch) -> B256 {
     let first = batch.blocks.first().expect("a batch has blocks").number;
-    checkpoints_root(&header(store, first - 1), &batch.claimed)
+    checkpoints_root(&header(store, first - 1), &batch.claimed, &batch.claimed_cuts)
 }

@@ -9,14 +9,15 @@ use alloy_rpc_types_eth::TransactionReceipt;
 use alloy_signer_local::PrivateKeySigner;
 use native_challenger::devnet::{Devnet, DevnetConfig};
 use native_challenger::execute_local::chain::ChainRules;
-use native_challenger::execute_local::execute::record_trace;
+use native_challenger::execute_local::execute::record_segment_trace;
 use native_challenger::execute_local::l2::{L2Block, stored_header};
 use native_challenger::execute_local::replay::execute_on_store;
 use native_challenger::execute_local::store::StateStore;
 use native_challenger::proposer::{
     Fault, L1Anchor, PlannedBatch, Proposer, ProposerConfig, Workload, WorkloadSpec,
 };
-use native_challenger::protocol::{Checkpoint, CheckpointProof, L2Header};
+use native_challenger::protocol::batch_tree::leaf_index;
+use native_challenger::protocol::{Checkpoint, CheckpointProof, Cut, L2Header};
 use native_challenger::rollup::{
     ChallengeArgs, L2Genesis, NativeRollup, RollupClient, RollupParams, dev_users,
 };
@@ -210,8 +211,9 @@ impl Replica {
         Self { store, rules: rules(), _dir: dir }
     }
 
-    /// Replays `batch`; at the first block whose claimed checkpoint differs from its own,
-    /// records the proof. Always applies every block (its state stays the true one).
+    /// Replays `batch`; at the first leaf (a cut inside a block, or a block's checkpoint)
+    /// whose claim differs from its own, records the proof of that leaf's segment. Always
+    /// applies every block (its state stays the true one).
     pub fn follow(&mut self, batch: &PlannedBatch, batch_id: u64) -> Option<ChallengeArgs> {
         let mut proof = None;
         let head = self.store.head().expect("head").expect("init");
@@ -224,16 +226,30 @@ impl Replica {
                 post_state_root: pending.post_state_root,
                 gas_used: pending.outcome.gas_used,
             };
-            if proof.is_none() && mine != batch.claimed[index] {
-                let (trace, steps) =
-                    record_trace(&self.store, &self.rules, &[block]).expect("trace");
-                assert_eq!(steps[0].post_state_root, mine.post_state_root);
+            // Leaves as (end, root, gas); a block's own leaf ends at its transaction count.
+            let count = block.inputs.transactions.len() as u32;
+            let leaves = |cuts: &[Cut], cp: &Checkpoint| -> Vec<(u32, B256, u64, bool)> {
+                let mut out: Vec<_> =
+                    cuts.iter().map(|c| (c.end_tx, c.state_root, c.gas_used, true)).collect();
+                out.push((count, cp.post_state_root, cp.gas_used, false));
+                out
+            };
+            let local = leaves(&pending.cuts, &mine);
+            let claimed = leaves(&batch.claimed_cuts[index], &batch.claimed[index]);
+            let wrong = (0..claimed.len()).find(|&k| local.get(k) != claimed.get(k));
+            if let (None, Some(k)) = (&proof, wrong) {
+                let (trace, recorded) =
+                    record_segment_trace(&self.store, &self.rules, &block, k as u16)
+                        .expect("trace");
+                let end = local.get(k).copied().expect("the block has this segment");
+                assert_eq!(recorded.step.post_state_root, end.1);
+                let leaf = leaf_index(&batch.claimed_cuts, index, k);
                 proof = Some(ChallengeArgs {
                     batch_id,
-                    block_index: index as u64,
-                    proof: CheckpointProof::new(&base, &batch.claimed, index).expect("in batch"),
-                    post_state_root: mine.post_state_root,
-                    gas_used: mine.gas_used,
+                    proof: CheckpointProof::new(&base, &batch.claimed, &batch.claimed_cuts, leaf)
+                        .expect("in batch"),
+                    post_state_root: end.1,
+                    gas_used: end.2,
                     trace: trace.encode().expect("encode").into(),
                     salt: keccak256(index.to_be_bytes()),
                 });

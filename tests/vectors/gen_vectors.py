@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Independent generator of the protocol test vectors (tests/vectors/*.json).
 
-Written from the v1 layout in docs/protocol.md, NOT from the Rust code: the point is that two
-implementations agree byte for byte. It also carries a small strict decoder of its own and
-checks that every `invalid` vector is rejected by it with the stated error kind.
+Written from the layouts in docs/protocol.md (v1, with the v2 witness budget and the v3
+segments: trace version 2, cut leaves in the batch tree), NOT from the Rust code: the point is
+that two implementations agree byte for byte. It also carries a small strict decoder of its own
+and checks that every `invalid` vector is rejected by it with the stated error kind.
 
 Requires: pip install pycryptodome      Run: python3 tests/vectors/gen_vectors.py
 """
@@ -14,7 +15,15 @@ import struct
 from Crypto.Hash import keccak
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+U16_MAX = 2**16 - 1
+U32_MAX = 2**32 - 1
 U64_MAX = 2**64 - 1
+TRACE_VERSION = 2
+# Offset of the first block's length prefix in a trace: version 1, chain_id 8, parent_hash 32,
+# segment 2 + start_tx 4 + gas_before 8 + end_tx 4, block_count 2.
+TRACE_BLOCKS_OFFSET = 61
+# The L2 execution one EXECUTE call pays for per block: a segment's gas (protocol v3).
+SEGMENT_GAS = 7_000_000
 
 
 def k256(data: bytes) -> bytes:
@@ -63,18 +72,23 @@ def enc_list(items) -> bytes:
     return u32(len(items)) + b"".join(prefixed(i) for i in items)
 
 
+def enc_segment(s: dict) -> bytes:
+    return u16(s["index"]) + u32(s["start_tx"]) + u64(s["gas_before"]) + u32(s["end_tx"])
+
+
 def enc_trace(t: dict, sort=True) -> bytes:
     w = t["witness"]
     nodes = sorted(set(w["nodes"]), key=k256) if sort else w["nodes"]
     codes = sorted(set(w["codes"]), key=k256) if sort else w["codes"]
-    out = bytes([t.get("version", 1)]) + u64(t["chain_id"]) + t["parent_hash"] + u16(len(t["blocks"]))
+    out = bytes([t.get("version", TRACE_VERSION)]) + u64(t["chain_id"]) + t["parent_hash"]
+    out += enc_segment(t["segment"]) + u16(len(t["blocks"]))
     out += b"".join(prefixed(enc_block(b)) for b in t["blocks"])
     out += enc_list(nodes) + enc_list(codes)
     return out + u16(len(w["headers"])) + b"".join(enc_header(h) for h in w["headers"])
 
 
 def block_ranges(t: dict):
-    pos, out = 43, []
+    pos, out = TRACE_BLOCKS_OFFSET, []
     for b in t["blocks"]:
         n = len(enc_block(b))
         out.append([pos + 4, pos + 4 + n])
@@ -84,7 +98,8 @@ def block_ranges(t: dict):
 
 def gas_cost(trace: bytes, blocks) -> int:
     # Protocol v2: 5,000 gas per framed transaction (decoding, hashing, sender recovery).
-    return (100_000 + sum(b["gas_limit"] for b in blocks)
+    # Protocol v3: a block's L2 execution is charged for one segment at most.
+    return (100_000 + sum(min(b["gas_limit"], SEGMENT_GAS) for b in blocks)
             + 5_000 * sum(len(b["transactions"]) for b in blocks) + 4 * len(trace))
 
 
@@ -176,10 +191,11 @@ def check_chain(headers, parent_hash):
 
 def dec_trace(data: bytes):
     c = Cur(data)
-    if c.int(1) != 1:
+    if c.int(1) != TRACE_VERSION:
         raise Bad("unsupported_version")
     c.take(8)
     parent = c.take(32)
+    c.int(2), c.int(4), c.int(8), c.int(4)  # segment, start_tx, gas_before, end_tx: any value
     n = c.int(2)
     if n == 0:
         raise Bad("no_blocks")
@@ -260,8 +276,16 @@ def small_trace():
              rlp_list([b"\x00" * 4, b32("child")])]
     codes = [bytes.fromhex("6000600055"), bytes.fromhex("60016000f3")]
     return {"chain_id": 4242, "parent_hash": block_hash(h1),
+            "segment": segment(0, 0, 0, 1),
             "blocks": [block(2, [TX_A]), block(3, [TX_B, b""], gas_limit=1_000_000)],
             "witness": {"nodes": nodes, "codes": codes, "headers": [GENESIS, h1]}}
+
+
+def segment(index, start_tx, gas_before, end_tx):
+    """A trace's segment fields, which the codec carries without checking them: the segment's
+    position in its block, its first transaction, the gas its block's earlier segments used, and
+    the first transaction it does not consider."""
+    return {"index": index, "start_tx": start_tx, "gas_before": gas_before, "end_tx": end_tx}
 
 
 def variant(base, **changes):
@@ -345,7 +369,14 @@ def trace_invalid():
     cases = [
         ("truncated", enc[:-1], "truncated"),
         ("trailing_byte", enc + b"\0", "trailing_bytes"),
-        ("version_2", b"\x02" + enc[1:], "unsupported_version"),
+        ("version_1", b"\x01" + enc[1:], "unsupported_version"),
+        ("version_3", b"\x03" + enc[1:], "unsupported_version"),
+        # Cut inside each of the segment fields and the block count that follows them.
+        ("cut_in_segment_index", enc[:42], "truncated"),
+        ("cut_in_start_tx", enc[:45], "truncated"),
+        ("cut_in_gas_before", enc[:54], "truncated"),
+        ("cut_in_end_tx", enc[:58], "truncated"),
+        ("cut_in_block_count", enc[:60], "truncated"),
         ("zero_blocks", variant(t, blocks=[]), "no_blocks"),
         ("unsorted_nodes", variant(t, nodes=[nodes[1], nodes[0], nodes[2]]), "unsorted"),
         ("duplicate_code", variant(t, codes=[codes[0], codes[0], codes[1]]), "duplicate"),
@@ -356,8 +387,9 @@ def trace_invalid():
         ("non_contiguous_number", variant(t, headers=[h0, gap], parent_hash=block_hash(gap)), "header_number_gap"),
         ("wrong_parent_hash", variant(t, parent_hash=b32("elsewhere")), "parent_hash_mismatch"),
         ("too_many_headers", variant(t, headers=chain, parent_hash=block_hash(chain[-1])), "too_large"),
-        ("block_with_trailing_byte", enc[:43] + u32(len(enc_block(t["blocks"][0])) + 1) +
-         enc_block(t["blocks"][0]) + b"\0" + enc[47 + len(enc_block(t["blocks"][0])):], "trailing_bytes"),
+        ("block_with_trailing_byte", enc[:TRACE_BLOCKS_OFFSET] + u32(len(enc_block(t["blocks"][0])) + 1) +
+         enc_block(t["blocks"][0]) + b"\0" + enc[TRACE_BLOCKS_OFFSET + 4 + len(enc_block(t["blocks"][0])):],
+         "trailing_bytes"),
     ]
     out = []
     for name, value, kind in cases:
@@ -366,10 +398,20 @@ def trace_invalid():
     return out
 
 
+def segment_trace():
+    """One block of three transactions, gas limit under SEGMENT_GAS; its third segment, which
+    starts at transaction 1 after 6,500,000 gas and ends the block."""
+    return {**small_trace(), "segment": segment(2, 1, 6_500_000, 3),
+            "blocks": [block(2, [TX_A, TX_B, TX_A], gas_limit=6_000_000)]}
+
+
 def trace_vectors():
     t = small_trace()
-    one = {**small_trace(), "blocks": [block(2, [])]}
-    return {"valid": [trace_valid(t, "small_2_blocks"), trace_valid(one, "one_empty_block")],
+    one = {**small_trace(), "segment": segment(0, 0, 0, 0), "blocks": [block(2, [])]}
+    widest = {**small_trace(), "segment": segment(U16_MAX, U32_MAX - 1, U64_MAX, U32_MAX)}
+    return {"valid": [trace_valid(t, "small_2_blocks"), trace_valid(one, "one_empty_block"),
+                      trace_valid(segment_trace(), "third_segment_of_block"),
+                      trace_valid(widest, "segment_fields_max")],
             "invalid": trace_invalid()}
 
 
@@ -394,16 +436,23 @@ def execute_call_vectors():
 
 
 def gas_cost_vectors():
+    # small_trace's blocks have gas limits 30,000,000 (charged SEGMENT_GAS) and 1,000,000.
     t = small_trace()
     enc = enc_trace(t)
+    # A gas limit of 2^64 - 1 is charged SEGMENT_GAS too: the sum cannot overflow any more.
     huge = variant(t, blocks=[block(2, [], gas_limit=U64_MAX), block(3, [], gas_limit=1)])
-    garbage_witness = enc[:43 + 8 + sum(4 + len(enc_block(b)) for b in t["blocks"])] + b"\xff" * 5
-    return {"cases": [
-        {"name": "small_trace", "trace": hx(enc), "gas": gas_cost(enc, t["blocks"])},
-        {"name": "witness_not_decoded", "trace": hx(garbage_witness), "gas": gas_cost(garbage_witness, t["blocks"])},
-        {"name": "overflow", "trace": hx(enc_trace(huge)), "error": "gas_overflow"},
+    at_cap = variant(t, blocks=[block(2, [TX_A], gas_limit=SEGMENT_GAS), block(3, [], gas_limit=SEGMENT_GAS + 1)])
+    seg = enc_trace(segment_trace())
+    garbage_witness = enc[:TRACE_BLOCKS_OFFSET + 8 + sum(4 + len(enc_block(b)) for b in t["blocks"])] + b"\xff" * 5
+    cases = [("small_trace", enc, t["blocks"]), ("segment_trace", seg, segment_trace()["blocks"]),
+             ("witness_not_decoded", garbage_witness, t["blocks"]),
+             ("gas_limit_max_capped", enc_trace(huge), huge["blocks"]),
+             ("gas_limit_at_cap", enc_trace(at_cap), at_cap["blocks"])]
+    return {"cases": [{"name": n, "trace": hx(e), "gas": gas_cost(e, b)} for n, e, b in cases] + [
         {"name": "zero_blocks", "trace": hx(enc_trace(variant(t, blocks=[]))), "error": "no_blocks"},
-        {"name": "block_too_short_for_gas_limit", "trace": hx(enc[:43] + prefixed(b"\0" * 70)), "error": "truncated"},
+        {"name": "block_too_short_for_gas_limit", "trace": hx(enc[:TRACE_BLOCKS_OFFSET] + prefixed(b"\0" * 70)),
+         "error": "truncated"},
+        {"name": "version_1", "trace": hx(b"\x01" + enc[1:]), "error": "unsupported_version"},
     ]}
 
 
@@ -417,6 +466,26 @@ def batch_chain(base: dict, checkpoints) -> list:
         out.append(h)
         parent = h
     return out
+
+
+def cut_leaf(h: dict, segment: int, cut: dict) -> bytes:
+    """The leaf of a cut: segment `segment` of the block whose header is `h` ends at the cut.
+    Seven words: the block's parent_hash, number and input_commitment, then segment, end_tx,
+    state_root, gas_used (a header is five words, so the two kinds never share a preimage)."""
+    return k256(h["parent_hash"] + word(h["number"]) + h["input_commitment"] + word(segment)
+                + word(cut["end_tx"]) + cut["state_root"] + word(cut["gas_used"]))
+
+
+def batch_leaves(headers, cuts) -> list:
+    """The batch tree's leaves (protocol v3): for each block in order, one leaf per cut of
+    the block (its k-th cut, counting from 0, is segment k), then the block's hash. Cuts are
+    sorted by block_index. A batch without cuts has its block hashes as leaves, as before."""
+    leaves = []
+    for i, h in enumerate(headers):
+        own = [c for c in cuts if c["block_index"] == i]
+        leaves += [cut_leaf(h, k, c) for k, c in enumerate(own)]
+        leaves.append(block_hash(h))
+    return leaves
 
 
 def tree_levels(leaves):
@@ -439,19 +508,40 @@ def tree_path(leaves, index):
     return path
 
 
+def cuts_of(block_index: int, count: int, gas_used: int) -> list:
+    """`count` cuts of one block: segment k ends at transaction 3(k + 1), the block's gas used
+    growing evenly to `gas_used`."""
+    return [{"block_index": block_index, "end_tx": 3 * (k + 1), "state_root": b32(f"block {block_index} cut {k}"),
+             "gas_used": gas_used * (k + 1) // (count + 1)} for k in range(count)]
+
+
 def batch_tree_vectors():
     base = {"parent_hash": b32("before the batch"), "number": 41, "input_commitment": b32("inputs 41"),
             "state_root": b32("state 41"), "gas_used": 1_234_567}
+
+    def checkpoints(n):
+        return [{"input_commitment": b32(f"inputs {i}"), "post_state_root": b32(f"state {i}"),
+                 "gas_used": 21_000 * (i + 1)} for i in range(n)]
+
+    def case(name, cps, cuts, picks):
+        headers = batch_chain(base, cps)
+        leaves = batch_leaves(headers, cuts)
+        out = {"name": name, "base": jsonable(base), "checkpoints": [jsonable(c) for c in cps]}
+        if cuts:
+            out["cuts"] = [jsonable(c) for c in cuts]
+        out.update({"block_hashes": [hx(block_hash(h)) for h in headers], "leaves": [hx(x) for x in leaves],
+                    "root": hx(tree_levels(leaves)[-1][0]),
+                    "paths": [{"index": i, "path": [hx(x) for x in tree_path(leaves, i)]} for i in sorted(picks)]})
+        return out
+
     valid = []
     for n in [1, 2, 3, 5, 8, 13, 64]:
-        cps = [{"input_commitment": b32(f"inputs {i}"), "post_state_root": b32(f"state {i}"),
-                "gas_used": 21_000 * (i + 1)} for i in range(n)]
-        leaves = [block_hash(h) for h in batch_chain(base, cps)]
-        root = tree_levels(leaves)[-1][0]
-        picks = sorted({0, n // 2, n - 1})
-        valid.append({"name": f"{n}_blocks", "base": jsonable(base), "checkpoints": [jsonable(c) for c in cps],
-                      "block_hashes": [hx(x) for x in leaves], "root": hx(root),
-                      "paths": [{"index": i, "path": [hx(x) for x in tree_path(leaves, i)]} for i in picks]})
+        valid.append(case(f"{n}_blocks", checkpoints(n), [], {0, n // 2, n - 1}))
+    # One block in four segments: leaves cut 0, cut 1, cut 2, header.
+    valid.append(case("1_block_3_cuts", checkpoints(1), cuts_of(0, 3, 21_000), {0, 1, 2, 3}))
+    # Leaves: block 0; block 1's cut and header; blocks 2, 3; block 4's 15 cuts (leaves 5..19) and header.
+    valid.append(case("5_blocks_cuts_in_1_and_4", checkpoints(5), cuts_of(1, 1, 42_000) + cuts_of(4, 15, 105_000),
+                      {0, 1, 2, 3, 5, 12, 19, 20}))
     return {"valid": valid}
 
 

@@ -137,3 +137,30 @@ fn the_last_segment_a_block_may_have_runs_to_its_end() {
         checked.skipped
     );
 }
+
+/// A segment runs at most `min(SEGMENT_GAS, gas_limit)` of transaction gas limits, what EXECUTE
+/// charges for it: two transfers offering 600k gas each do not share a segment of a 1M-gas
+/// block, though together they use 42k (the block's own check, on gas used, would take both).
+#[test]
+fn a_segment_runs_no_more_gas_limits_than_its_block_s_gas_limit() {
+    let mut chain = TestChain::with_background(10);
+    let a =
+        chain.tx(0, TxKind::Call(Address::repeat_byte(0x61)), U256::from(1), Bytes::new(), 600_000);
+    let b =
+        chain.tx(1, TxKind::Call(Address::repeat_byte(0x62)), U256::from(1), Bytes::new(), 600_000);
+    let block = chain.block_with_gas_limit(1, vec![a, b], 1_000_000);
+    let checked = check_segments(&chain, &block);
+    assert!(checked.skipped.is_empty(), "{:?}", checked.skipped);
+    let ends: Vec<u32> = checked.segments.iter().map(|(_, end)| *end).collect();
+    assert_eq!(ends, vec![1, 2], "one transfer per segment");
+    // Over the block's gas limit, a transaction is over its segment's capacity.
+    let c =
+        chain.tx(2, TxKind::Call(Address::repeat_byte(0x63)), U256::ZERO, Bytes::new(), 1_000_001);
+    let block = chain.block_with_gas_limit(1, vec![c], 1_000_000);
+    let checked = check_segments(&chain, &block);
+    assert!(
+        matches!(checked.skipped.as_slice(), [(0, TxRejection::SegmentGas { .. })]),
+        "{:?}",
+        checked.skipped
+    );
+}

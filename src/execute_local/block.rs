@@ -222,6 +222,10 @@ where
     let segments = rules.segments;
     // The last segment a block may have runs to the end of the block, as a v2 block did.
     let last_admitted = segments.is_none_or(|s| start.index.saturating_add(1) >= s.max_per_block);
+    // What a segment may run: `SEGMENT_GAS` of gas limits, or the block's gas limit if lower,
+    // which is what EXECUTE charges for it (`min(gas_limit, SEGMENT_GAS)`); refunds cannot
+    // stretch it, as they can stretch a block's gas (the block checks gas used, not limits).
+    let capacity = segments.map(|s| s.gas.min(env.gas_limit));
     let first_tx = start.start_tx as usize;
     let mut run = BlockRun::begin_segment(rules, env, &mut *state, start, |_| {})?;
     let mut spent = 0u64;
@@ -234,7 +238,7 @@ where
                 // The segment's gas works as a block's: a transaction's gas limit must fit in
                 // what the segment's earlier transactions left of it.
                 let gas_limit = tx.gas_limit();
-                let room = segments.map(|s| (s.gas, s.gas.saturating_sub(spent)));
+                let room = capacity.map(|cap| (cap, cap.saturating_sub(spent)));
                 match room {
                     Some((cap, room)) if gas_limit > cap || (gas_limit > room && last_admitted) => {
                         Some(TxRejection::SegmentGas { gas_limit, room })

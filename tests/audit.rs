@@ -369,3 +369,37 @@ async fn the_other_fault_modes_get_their_verdicts_and_bundles_that_verify() {
         assert!(ok, "{}: the bundle does not verify: {stderr}", fault.name());
     }
 }
+
+/// A lie in a cut of a full 30M-gas block (docs/protocol.md, "Segments"): the bundle holds one
+/// EXECUTE input per segment of the block, each from the state the previous segment ended at,
+/// and only the segment whose cut was a lie is invalid; the bundle verifies (EXECUTE accepts
+/// every true segment and rejects the claimed cut).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lie_in_a_full_block_s_cut_is_exported_segment_by_segment() {
+    let mut e = E2e::new(1_000, Duration::from_millis(250)).await;
+    let (lie, lie_batch) = e.propose(Some(Fault::WrongCut { block: 1 })).await;
+    assert_eq!(lie_batch.honest_cuts[1].len(), 4, "five segments");
+    let config = e.config("replay", None);
+    let bundle = e.dir.path().join("bundle");
+    let report = replay(&config, lie, &bundle).await;
+    let BatchVerdict::Invalid { index, first_divergent_block, .. } =
+        report.batches[0].verdict.clone()
+    else {
+        panic!("{:?}", report.batches[0].verdict);
+    };
+    assert_eq!(index, 1);
+    let manifest = Manifest::load(&bundle).expect("manifest");
+    let entries: Vec<_> =
+        manifest.blocks.iter().filter(|b| b.block == first_divergent_block).collect();
+    let segments: Vec<u16> = entries.iter().map(|b| b.segment).collect();
+    assert_eq!(segments, vec![0, 1, 2, 3, 4], "one input per segment");
+    let verdicts: Vec<BlockVerdict> = entries.iter().map(|b| b.verdict).collect();
+    use BlockVerdict::{Invalid, Valid};
+    assert_eq!(verdicts, vec![Valid, Valid, Valid, Invalid, Valid], "the fourth cut lied");
+    for pair in entries.windows(2) {
+        assert_eq!(pair[1].pre_state_root, pair[0].post_state_root, "segments chain");
+    }
+    assert_eq!(entries[3].claimed.post_state_root, lie_batch.claimed_cuts[1][3].state_root);
+    let (ok, stderr) = verify(&bundle);
+    assert!(ok, "the bundle does not verify: {stderr}");
+}

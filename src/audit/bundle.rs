@@ -12,7 +12,7 @@ use super::AuditError;
 use super::range::Range;
 use super::report::{RootGas, write_atomic};
 use crate::execute_local::chain::ChainRules;
-use crate::execute_local::execute::record_trace;
+use crate::execute_local::execute::record_segment_trace;
 use crate::execute_local::l2::L2Block;
 use crate::execute_local::replay::execute_on_store;
 use crate::execute_local::store::{StateStore, StoreError};
@@ -23,7 +23,8 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// The manifest's format tag.
-pub const FORMAT: &str = "native-challenger-audit-bundle/1";
+// 2: protocol v3, traces of version 2 and one entry per segment of a block ("segment").
+pub const FORMAT: &str = "native-challenger-audit-bundle/2";
 pub const MANIFEST: &str = "manifest.json";
 
 /// What the replay concluded about one block.
@@ -40,6 +41,10 @@ pub enum BlockVerdict {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlockEntry {
     pub block: u64,
+    /// The segment of the block the file proves (docs/protocol.md, "Segments"); 0 for a
+    /// block of one segment.
+    #[serde(default)]
+    pub segment: u16,
     pub file: String,
     pub keccak256: B256,
     pub pre_state_root: B256,
@@ -81,11 +86,12 @@ impl Manifest {
         write_atomic(&path, &bytes)
     }
 
-    /// Adds or replaces (a resumed export may redo a block) the entry of `entry.block`.
+    /// Adds or replaces (a resumed export may redo a block) the entry of `entry.block`'s
+    /// segment `entry.segment`.
     fn put(&mut self, entry: BlockEntry) {
-        self.blocks.retain(|e| e.block != entry.block);
+        self.blocks.retain(|e| (e.block, e.segment) != (entry.block, entry.segment));
         self.blocks.push(entry);
-        self.blocks.sort_by_key(|e| e.block);
+        self.blocks.sort_by_key(|e| (e.block, e.segment));
     }
 }
 
@@ -299,51 +305,81 @@ impl BundleExporter {
         Ok(())
     }
 
-    /// Records the block's trace from the store's head and writes its EXECUTE input.
+    /// Records the block's traces from the store's head and writes their EXECUTE inputs: one
+    /// per segment of the block (docs/protocol.md, "Segments"), each from the state the previous
+    /// one ended at, with the claim the proposal made of it (a cut, or the block's checkpoint
+    /// for its last segment).
     fn write_block(
         &mut self,
         record: &BatchRecord,
         index: usize,
         block: &L2Block,
     ) -> Result<(), AuditError> {
-        let head = self.store.head()?.ok_or(StoreError::Uninitialised)?;
-        let (trace, steps) = record_trace(&self.store, &self.rules, std::slice::from_ref(block))
-            .map_err(|e| export(record, e))?;
-        let step = steps.last().ok_or_else(|| export(record, "the trace has no step"))?;
-        let local =
-            RootGas { post_state_root: step.post_state_root, gas_used: step.outcome.gas_used };
-        if record.local.get(index).map(RootGas::from) != Some(local) {
-            return Err(export(
-                record,
-                format!("block {index}: the bundle replay disagrees with the watcher"),
-            ));
-        }
-        let call = ExecuteCall {
-            pre_state_root: head.state_root,
-            post_state_root: local.post_state_root,
-            trace: trace.encode().map_err(|e| export(record, e))?.into(),
-            gas_used: local.gas_used,
-        };
+        let replayed =
+            execute_on_store(&self.store, &self.rules, block).map_err(|e| export(record, e))?;
+        let segments = replayed.cuts.len() + 1;
         let number = record.first_block + index as u64;
-        let file = format!("block-{number}.bin");
-        let bytes = call.abi_encode();
-        write_atomic(&self.dir.join(&file), &bytes)?;
-        let claimed = record.claimed.get(index).copied().unwrap_or_default();
-        let valid = record.claimed.get(index) == record.local.get(index);
-        self.manifest.put(BlockEntry {
-            block: number,
-            file,
-            keccak256: keccak256(&bytes),
-            pre_state_root: call.pre_state_root,
-            post_state_root: call.post_state_root,
-            gas_used: call.gas_used,
-            batch_id: record.id,
-            index_in_batch: index,
-            l1_block: record.l1_block,
-            l1_tx: record.tx_hash,
-            claimed,
-            verdict: if valid { BlockVerdict::Valid } else { BlockVerdict::Invalid },
-        });
+        let claimed_cuts = record.claimed_cuts.get(index).map(Vec::as_slice).unwrap_or_default();
+        for k in 0..segments {
+            let segment = u16::try_from(k).map_err(|e| export(record, e))?;
+            let (trace, recorded) = record_segment_trace(&self.store, &self.rules, block, segment)
+                .map_err(|e| export(record, e))?;
+            let step = &recorded.step;
+            let local =
+                RootGas { post_state_root: step.post_state_root, gas_used: step.end.gas_used };
+            let last = k + 1 == segments;
+            if last && record.local.get(index).map(RootGas::from) != Some(local) {
+                return Err(export(
+                    record,
+                    format!("block {index}: the bundle replay disagrees with the watcher"),
+                ));
+            }
+            let call = ExecuteCall {
+                pre_state_root: recorded.pre_state_root,
+                post_state_root: local.post_state_root,
+                trace: trace.encode().map_err(|e| export(record, e))?.into(),
+                gas_used: local.gas_used,
+            };
+            // What the proposal claimed of this segment's end, and whether that leaf is the
+            // truth: a cut as the STF cuts, or the block's checkpoint after as many cuts.
+            let (claimed, valid) = if last {
+                let claimed = record.claimed.get(index).copied();
+                let same_count = claimed_cuts.len() == replayed.cuts.len();
+                let valid =
+                    same_count && claimed.is_some() && claimed == record.local.get(index).copied();
+                (claimed.unwrap_or_default(), valid)
+            } else {
+                let cut = claimed_cuts.get(k);
+                let claimed = Checkpoint {
+                    input_commitment: block.input_commitment,
+                    post_state_root: cut.map(|c| c.state_root).unwrap_or_default(),
+                    gas_used: cut.map(|c| c.gas_used).unwrap_or_default(),
+                };
+                (claimed, cut == replayed.cuts.get(k))
+            };
+            let file = if segments == 1 {
+                format!("block-{number}.bin")
+            } else {
+                format!("block-{number}-segment-{k}.bin")
+            };
+            let bytes = call.abi_encode();
+            write_atomic(&self.dir.join(&file), &bytes)?;
+            self.manifest.put(BlockEntry {
+                block: number,
+                segment,
+                file,
+                keccak256: keccak256(&bytes),
+                pre_state_root: call.pre_state_root,
+                post_state_root: call.post_state_root,
+                gas_used: call.gas_used,
+                batch_id: record.id,
+                index_in_batch: index,
+                l1_block: record.l1_block,
+                l1_tx: record.tx_hash,
+                claimed,
+                verdict: if valid { BlockVerdict::Valid } else { BlockVerdict::Invalid },
+            });
+        }
         Ok(())
     }
 }

@@ -12,6 +12,7 @@
 //! verification reads.
 
 pub mod block;
+pub mod block_segment;
 pub mod chain;
 pub mod chunk;
 pub mod commit;
